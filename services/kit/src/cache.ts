@@ -1,0 +1,170 @@
+import { Redis } from "ioredis";
+import type { Logger } from "./log.ts";
+
+/**
+ * A small key-value cache with TTLs. Two implementations with the same behaviour: Redis, and process memory
+ * for `gaia dev`. Every call degrades instead of failing: while the server is away a read is a miss, a write
+ * is dropped, and a counter answers null, so callers fall back to their source of truth.
+ */
+export interface Cache {
+  readonly kind: "redis" | "memory";
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  del(...keys: string[]): Promise<void>;
+  /** Add one to a counter that expires ttlSeconds after its first increment; answers the count and its TTL. */
+  incr(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number } | null>;
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+export async function getJson<T>(cache: Cache, key: string): Promise<T | null> {
+  const raw = await cache.get(key);
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return null;
+  }
+}
+
+export function setJson(cache: Cache, key: string, value: unknown, ttlSeconds: number): Promise<void> {
+  return cache.set(key, JSON.stringify(value), ttlSeconds);
+}
+
+export class MemoryCache implements Cache {
+  readonly kind = "memory" as const;
+  readonly #entries = new Map<string, { value: string; expiresAt: number }>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  #live(key: string) {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async get(key: string) {
+    return this.#live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number) {
+    this.#entries.set(key, { value, expiresAt: this.#now() + ttlSeconds * 1000 });
+    if (this.#entries.size % 1024 === 0) this.#sweep();
+  }
+
+  async del(...keys: string[]) {
+    for (const key of keys) this.#entries.delete(key);
+  }
+
+  async incr(key: string, ttlSeconds: number) {
+    const entry = this.#live(key);
+    if (entry) {
+      entry.value = String(Number(entry.value) + 1);
+      return { count: Number(entry.value), ttlMs: entry.expiresAt - this.#now() };
+    }
+    this.#entries.set(key, { value: "1", expiresAt: this.#now() + ttlSeconds * 1000 });
+    return { count: 1, ttlMs: ttlSeconds * 1000 };
+  }
+
+  healthy() {
+    return true;
+  }
+
+  async close() {
+    this.#entries.clear();
+  }
+
+  #sweep() {
+    const now = this.#now();
+    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+  }
+}
+
+export class RedisCache implements Cache {
+  readonly kind = "redis" as const;
+  readonly #redis: Redis;
+  readonly #log: Logger;
+  #warned = false;
+
+  constructor(url: string, log: Logger, prefix = "gaia:") {
+    this.#log = log;
+    this.#redis = new Redis(url, {
+      keyPrefix: prefix,
+      // Fail fast while Redis is away instead of queueing: callers fall back to the database.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      lazyConnect: false,
+    });
+    this.#redis.on("error", (error) => this.#degraded(error));
+    this.#redis.on("ready", () => {
+      if (this.#warned) this.#log.info("redis is back; cache restored");
+      this.#warned = false;
+    });
+  }
+
+  #degraded(error: unknown) {
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#log.warn({ err: String(error) }, "redis unavailable; cache degraded to misses until it returns");
+  }
+
+  async #attempt<T>(fallback: T, op: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.#redis.status !== "ready") return fallback;
+    try {
+      return await op(this.#redis);
+    } catch (error) {
+      this.#degraded(error);
+      return fallback;
+    }
+  }
+
+  get(key: string) {
+    return this.#attempt(null, (r) => r.get(key));
+  }
+
+  async set(key: string, value: string, ttlSeconds: number) {
+    await this.#attempt(undefined, async (r) => {
+      await r.set(key, value, "PX", Math.max(1, Math.round(ttlSeconds * 1000)));
+    });
+  }
+
+  async del(...keys: string[]) {
+    if (keys.length === 0) return;
+    await this.#attempt(undefined, async (r) => {
+      await r.del(...keys);
+    });
+  }
+
+  incr(key: string, ttlSeconds: number) {
+    return this.#attempt(null, async (r) => {
+      const [[, count], , [, ttl]] = (await r
+        .multi()
+        .incr(key)
+        .pexpire(key, Math.round(ttlSeconds * 1000), "NX")
+        .pttl(key)
+        .exec()) as [[null, number], [null, number], [null, number]];
+      return { count, ttlMs: ttl };
+    });
+  }
+
+  healthy() {
+    return this.#redis.status === "ready";
+  }
+
+  async close() {
+    this.#redis.disconnect();
+  }
+}
+
+export function createCache(url: string | undefined, log: Logger): Cache {
+  return url ? new RedisCache(url, log) : new MemoryCache();
+}

@@ -1,0 +1,161 @@
+import { randomUUID } from "node:crypto";
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from "express";
+import helmet from "helmet";
+import client from "prom-client";
+import { HttpError, notFound } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+export type HealthCheck = () => Promise<Record<string, unknown>> | Record<string, unknown>;
+export type ReadyCheck = () => Promise<boolean> | boolean;
+
+export interface AppOptions {
+  name: string;
+  log: Logger;
+  /** Extra fields for GET /health; a throw marks the service unhealthy. */
+  health?: HealthCheck;
+  /** GET /ready answers 503 until this answers true. */
+  ready?: ReadyCheck;
+  /** Largest JSON body accepted, e.g. "1mb". */
+  bodyLimit?: string;
+  /** Mount the service's routes; they run after the common middleware and before the 404 and error handlers. */
+  routes: (app: Express) => void;
+  /** Parse JSON bodies (default true); the gateway streams bodies through untouched. */
+  parseJson?: boolean;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** X-Request-Id: the caller's when it is sane, else a new one; echoed on every response. */
+export const requestId: RequestHandler = (req, res, next) => {
+  const given = req.get("x-request-id");
+  const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+  res.locals.requestId = id;
+  res.setHeader("X-Request-Id", id);
+  next();
+};
+
+export function createMetrics(service: string) {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ service });
+  const requests = new client.Counter({
+    name: "gaia_http_requests_total",
+    help: "HTTP requests by method, route and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: "gaia_http_request_duration_seconds",
+    help: "HTTP request duration by method, route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  return { registry, requests, duration };
+}
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Count and time each request by its route pattern (not its path, which would explode the label set). */
+function observe(metrics: Metrics, log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on("finish", () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route?.path
+        ? `${req.baseUrl}${req.route.path}`
+        : res.statusCode === 404
+          ? "unmatched"
+          : req.baseUrl || "other";
+      const labels = { method: req.method, route: String(route), status: String(res.statusCode) };
+      metrics.requests.inc(labels);
+      metrics.duration.observe(labels, seconds);
+      if (req.path !== "/health" && req.path !== "/ready" && req.path !== "/metrics") {
+        log.info(
+          {
+            requestId: res.locals.requestId,
+            method: req.method,
+            path: req.path,
+            status: res.statusCode,
+            ms: +(seconds * 1000).toFixed(2),
+          },
+          "request",
+        );
+      }
+    });
+    next();
+  };
+}
+
+/** Every error leaves as {"detail": ...}; anything not an HttpError is logged and reported as a bare 500. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const http = toHttpError(error);
+    if (http.status >= 500 && !(error instanceof HttpError)) {
+      log.error({ err: error, requestId: res.locals.requestId, path: req.path }, "unhandled error");
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [name, value] of Object.entries(http.headers)) res.setHeader(name, value);
+    res.status(http.status).json(http.toJSON());
+  };
+}
+
+/** Errors thrown by body parsing and friends carry a status; map them onto the contract's messages. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  const e = error as { status?: number; statusCode?: number; type?: string };
+  const status = e?.status ?? e?.statusCode;
+  if (e?.type === "entity.too.large") return new HttpError(413, "Request body too large");
+  if (e?.type === "entity.parse.failed") return new HttpError(400, "Request body is not valid JSON");
+  if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") {
+    return new HttpError(415, "Unsupported request encoding");
+  }
+  if (typeof status === "number" && status >= 400 && status < 500)
+    return new HttpError(status, "Bad request");
+  return new HttpError(500, "Internal server error");
+}
+
+export interface GaiaApp {
+  app: Express;
+  metrics: Metrics;
+}
+
+export function createApp(options: AppOptions): GaiaApp {
+  const { name, log } = options;
+  const metrics = createMetrics(name);
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback, linklocal, uniquelocal");
+  app.set("query parser", "simple");
+  app.use(requestId);
+  app.use(helmet({ contentSecurityPolicy: name === "web" ? false : undefined }));
+  app.use(observe(metrics, log));
+  if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
+
+  app.get("/health", async (_req, res) => {
+    try {
+      const extra = (await options.health?.()) ?? {};
+      res.json({ status: "healthy", service: name, ...extra });
+    } catch (error) {
+      res
+        .status(503)
+        .json({ status: "unhealthy", service: name, detail: String((error as Error).message ?? error) });
+    }
+  });
+  app.get("/ready", async (_req, res) => {
+    const ready = options.ready ? await options.ready() : true;
+    res.status(ready ? 200 : 503).json(ready ? { status: "ready" } : { detail: `${name} is not ready yet` });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  options.routes(app);
+
+  app.use((req, _res, next) => next(notFound(`No route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(log));
+  return { app, metrics };
+}
+
+export type { Router };
