@@ -25,7 +25,12 @@ export async function openRuntime(env: PlatformEnv, log: Logger): Promise<Runtim
   const db = await openDatabase(databaseTarget(env));
   const cache = createCache(env.REDIS_URL, log.child({ component: "cache" }));
   const bus = createBus(env.NATS_URL, log.child({ component: "bus" }));
-  const verifyIdentity = remoteIdentityVerifier(`${serviceUrl(env, "auth")}/.well-known/jwks.json`);
+  // Resolved at first use, so a test may start auth on a free port and set GAIA_AUTH_URL afterwards.
+  let verifier: IdentityVerifier | undefined;
+  const verifyIdentity: IdentityVerifier = (token) => {
+    verifier ??= remoteIdentityVerifier(`${serviceUrl(env, "auth")}/.well-known/jwks.json`);
+    return verifier(token);
+  };
   return {
     env,
     log,

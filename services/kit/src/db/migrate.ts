@@ -1,4 +1,5 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -34,9 +35,9 @@ let engineModule: Promise<typeof import("@prisma/schema-engine-wasm/schema_engin
 function loadEngineModule() {
   engineModule ??= (async () => {
     const bindings = await import("@prisma/schema-engine-wasm/schema_engine_bg");
-    const wasmPath = fileURLToPath(
-      import.meta.resolve("@prisma/schema-engine-wasm/schema_engine_bg").replace(/\.js$/, ".wasm"),
-    );
+    const wasmPath = createRequire(import.meta.url)
+      .resolve("@prisma/schema-engine-wasm/schema_engine_bg")
+      .replace(/\.js$/, ".wasm");
     const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
       "./schema_engine_bg.js": bindings,
     });

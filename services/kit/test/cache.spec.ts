@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { type StoppableServer, startRedis } from "../../../test/support/servers.ts";
+import { type Cache, getJson, MemoryCache, RedisCache, setJson } from "../src/cache.ts";
+import { createLogger } from "../src/log.ts";
+
+const log = createLogger("test", "silent");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await sleep(20);
+  }
+}
+
+/** The same behaviour is required of both implementations. */
+function behavesAsCache(make: () => Promise<Cache>) {
+  let cache: Cache;
+  before(async () => {
+    cache = await make();
+  });
+  after(() => cache.close());
+
+  it("stores, reads and deletes values", async () => {
+    await cache.set("a", "1", 60);
+    await setJson(cache, "j", { x: [1, 2] }, 60);
+    assert.equal(await cache.get("a"), "1");
+    assert.deepEqual(await getJson(cache, "j"), { x: [1, 2] });
+    await cache.del("a", "j");
+    assert.equal(await cache.get("a"), null);
+    assert.equal(await getJson(cache, "j"), null);
+  });
+
+  it("expires values after their TTL", async () => {
+    await cache.set("short", "v", 0.15);
+    assert.equal(await cache.get("short"), "v");
+    await sleep(250);
+    assert.equal(await cache.get("short"), null);
+  });
+
+  it("counts in a window that starts at the first increment", async () => {
+    const first = await cache.incr("counter", 0.3);
+    const second = await cache.incr("counter", 0.3);
+    assert.equal(first?.count, 1);
+    assert.equal(second?.count, 2);
+    assert.ok(second!.ttlMs > 0 && second!.ttlMs <= 300);
+    await sleep(400);
+    assert.equal((await cache.incr("counter", 0.3))?.count, 1);
+  });
+}
+
+describe("cache: memory", () => behavesAsCache(async () => new MemoryCache()));
+
+describe("cache: redis", () => {
+  let redis: StoppableServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  behavesAsCache(async () => {
+    const cache = new RedisCache(redis.url, log, `t${Date.now()}:`);
+    await until(() => cache.healthy());
+    return cache;
+  });
+
+  it("keeps answering while Redis is stopped, then recovers", async () => {
+    const cache = new RedisCache(redis.url, log, "outage:");
+    await until(() => cache.healthy());
+    await cache.set("k", "before", 60);
+    await redis.stop();
+    await until(() => !cache.healthy());
+    const started = Date.now();
+    assert.equal(await cache.get("k"), null, "a read during the outage is a miss");
+    await cache.set("k2", "dropped", 60);
+    assert.equal(await cache.incr("n", 60), null);
+    assert.ok(Date.now() - started < 500, "degraded calls return at once, not after timeouts");
+    await redis.start();
+    await until(() => cache.healthy(), 10_000);
+    await cache.set("k3", "after", 60);
+    assert.equal(await cache.get("k3"), "after");
+    await cache.close();
+  });
+});

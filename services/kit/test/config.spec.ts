@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { ConfigError, platformEnv, readEnv } from "../src/config.ts";
+import { serviceUrl } from "../src/registry.ts";
+
+describe("config", () => {
+  it("names the variable and what it expects when a value is bad", () => {
+    assert.throws(
+      () => readEnv(platformEnv, { NATS_URL: "localhost:4222" }),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message ===
+          'NATS_URL: expected a nats:// or tls:// or ws:// or wss:// URL (got "localhost:4222")',
+    );
+  });
+
+  it("names a missing required variable", () => {
+    const schema = z.object({ OPENAI_BASE_URL: z.string().url() });
+    assert.throws(() => readEnv(schema, {}), /^ConfigError: OPENAI_BASE_URL: .* \(it is not set\)$/);
+  });
+
+  it("never echoes the value of a secret-looking variable", () => {
+    assert.throws(
+      () => readEnv(platformEnv, { REDIS_URL: "hunter2-password" }),
+      (error: Error) => error.message.includes("value hidden") && !error.message.includes("hunter2"),
+    );
+  });
+
+  it("applies defaults and treats empty strings as unset", () => {
+    const env = readEnv(platformEnv, { DATABASE_URL: "", GAIA_CHAT_PORT: "9003" });
+    assert.equal(env.DATABASE_URL, undefined);
+    assert.equal(env.GAIA_CHAT_PORT, 9003);
+    assert.equal(env.GAIA_GATEWAY_PORT, 8666);
+  });
+
+  it("finds services by explicit URL, in a cluster, or locally", () => {
+    assert.equal(
+      serviceUrl(readEnv(platformEnv, { GAIA_KB_URL: "http://kb.example:9/" }), "kb"),
+      "http://kb.example:9",
+    );
+    assert.equal(
+      serviceUrl(readEnv(platformEnv, { GAIA_IN_CLUSTER: "true" }), "auth"),
+      "http://gaia-auth:8001",
+    );
+    assert.equal(
+      serviceUrl(readEnv(platformEnv, { GAIA_CHAT_PORT: "9100" }), "chat"),
+      "http://127.0.0.1:9100",
+    );
+  });
+});

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { HttpError } from "../src/errors.ts";
+import { createApp } from "../src/http/app.ts";
+import { type Listening, listen } from "../src/http/serve.ts";
+import { openSse } from "../src/http/sse.ts";
+import { createLogger } from "../src/log.ts";
+import { parseInput } from "../src/validate.ts";
+
+const log = createLogger("test", "silent");
+
+describe("http app", () => {
+  let server: Listening;
+
+  before(async () => {
+    const { app } = createApp({
+      name: "kit-test",
+      log,
+      bodyLimit: "1kb",
+      routes(app) {
+        app.post("/echo", (req, res) =>
+          res.json(parseInput(z.object({ name: z.string().min(1) }), req.body)),
+        );
+        app.get("/teapot", () => {
+          throw new HttpError(418, "short and stout", { code: "teapot" });
+        });
+        app.get("/boom", async () => {
+          throw new Error("secret internals at /srv/app.ts:12");
+        });
+      },
+    });
+    server = await listen(app, 0, log, "127.0.0.1");
+  });
+
+  after(() => server.close(1000));
+
+  it("answers unknown paths with a JSON 404", async () => {
+    const res = await fetch(`${server.url}/nope`);
+    assert.equal(res.status, 404);
+    assert.deepEqual(await res.json(), { detail: "No route for GET /nope" });
+  });
+
+  it("rejects a body over the limit with 413", async () => {
+    const res = await fetch(`${server.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "x".repeat(2000) }),
+    });
+    assert.equal(res.status, 413);
+    assert.deepEqual(await res.json(), { detail: "Request body too large" });
+  });
+
+  it("rejects malformed JSON with 400", async () => {
+    const res = await fetch(`${server.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), { detail: "Request body is not valid JSON" });
+  });
+
+  it("names each invalid field with 422", async () => {
+    const res = await fetch(`${server.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(res.status, 422);
+    const body = (await res.json()) as { detail: string; errors: string[] };
+    assert.match(body.detail, /^name: /);
+    assert.equal(body.errors.length, 1);
+  });
+
+  it("shapes thrown HttpErrors and hides other errors", async () => {
+    const teapot = await fetch(`${server.url}/teapot`);
+    assert.equal(teapot.status, 418);
+    assert.deepEqual(await teapot.json(), { detail: "short and stout", code: "teapot" });
+    const boom = await fetch(`${server.url}/boom`);
+    assert.equal(boom.status, 500);
+    const text = await boom.text();
+    assert.deepEqual(JSON.parse(text), { detail: "Internal server error" });
+    assert.ok(!text.includes("srv/app.ts"));
+  });
+
+  it("echoes a sane X-Request-Id and replaces a hostile one", async () => {
+    const given = await fetch(`${server.url}/health`, { headers: { "x-request-id": "abc-123" } });
+    assert.equal(given.headers.get("x-request-id"), "abc-123");
+    const hostile = await fetch(`${server.url}/health`, { headers: { "x-request-id": "a b\u00e9<script>" } });
+    assert.match(hostile.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  });
+
+  it("serves health, readiness and Prometheus metrics by route", async () => {
+    assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), {
+      status: "healthy",
+      service: "kit-test",
+    });
+    assert.equal((await fetch(`${server.url}/ready`)).status, 200);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /gaia_http_requests_total\{method="GET",route="\/teapot",status="418",service="kit-test"\} 1/,
+    );
+    assert.match(metrics, /gaia_http_request_duration_seconds_bucket/);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("finishes an in-flight request and ends open streams cleanly before closing", async () => {
+    let release: () => void = () => {};
+    const { app } = createApp({
+      name: "shutdown-test",
+      log,
+      routes(app) {
+        app.get("/slow", async (_req, res) => {
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          res.json({ finished: true });
+        });
+        app.get("/stream", (req, res) => {
+          const sse = openSse(req, res);
+          sse.send({ n: 1 });
+          sse.signal.addEventListener("abort", () => {
+            sse.send({ type: "done", reason: "shutdown" });
+            sse.end();
+          });
+        });
+      },
+    });
+    const server = await listen(app, 0, log, "127.0.0.1");
+    const slow = fetch(`${server.url}/slow`);
+    const stream = await fetch(`${server.url}/stream`);
+    const streamText = stream.text();
+    await new Promise((r) => setTimeout(r, 50));
+
+    const closing = server.close(2000);
+    await new Promise((r) => setTimeout(r, 100));
+    // New connections are refused while the old ones finish.
+    await assert.rejects(fetch(`${server.url}/health`));
+    release();
+    const res = await slow;
+    assert.deepEqual(await res.json(), { finished: true });
+    assert.equal(await streamText, 'data: {"n":1}\n\ndata: {"type":"done","reason":"shutdown"}\n\n');
+    await closing;
+  });
+});

@@ -1,0 +1,258 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+/**
+ * Real PostgreSQL, Redis and NATS for tests, started from the installed binaries on private loopback ports and
+ * stopped afterwards. A missing binary fails with the package to install, never with a silent skip.
+ */
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function findBinary(name: string, dirs: string[], install: string): string {
+  for (const dir of dirs) if (existsSync(join(dir, name))) return join(dir, name);
+  try {
+    return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
+  } catch {
+    throw new Error(`${name} is not installed; install it with: ${install}`);
+  }
+}
+
+async function waitFor(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+  child?: ChildProcess,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not start within ${timeoutMs} ms`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.connect(port, "127.0.0.1");
+  });
+}
+
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** A server that a test can take away and bring back on the same port. */
+export interface StoppableServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+async function stoppable(
+  name: string,
+  port: number,
+  url: string,
+  launch: () => ChildProcess,
+  cleanup: () => Promise<void>,
+): Promise<StoppableServer> {
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = launch();
+    child.stderr?.resume();
+    child.stdout?.resume();
+    await waitFor(() => canConnect(port), name, 15_000, child);
+  };
+  await start();
+  const server: StoppableServer = {
+    url,
+    port,
+    stop: () => stopChild(child),
+    start,
+  };
+  registerCleanup(async () => {
+    await stopChild(child);
+    await cleanup();
+  });
+  return server;
+}
+
+export async function startRedis(): Promise<StoppableServer> {
+  const bin = findBinary("redis-server", [], "apt-get install -y redis-server");
+  const port = await freePort();
+  return stoppable(
+    "redis-server",
+    port,
+    `redis://127.0.0.1:${port}`,
+    () =>
+      spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+        stdio: "pipe",
+      }),
+    async () => {},
+  );
+}
+
+export async function startNats(): Promise<StoppableServer> {
+  const bin = findBinary("nats-server", [], "apt-get install -y nats-server");
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), "gaia-nats-"));
+  return stoppable(
+    "nats-server",
+    port,
+    `nats://127.0.0.1:${port}`,
+    () => spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "pipe" }),
+    () => rm(dir, { recursive: true, force: true }),
+  );
+}
+
+export interface Postgres {
+  /** The server's URL for the `postgres` maintenance database. */
+  adminUrl: string;
+  /** A fresh database with every migration applied. */
+  createDatabase(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const PG_DIRS = ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"];
+
+/** A PostgreSQL cluster from the installed binaries; as root, it runs as the `postgres` user (initdb refuses root). */
+async function startPostgres(): Promise<Postgres> {
+  const initdb = findBinary("initdb", PG_DIRS, "apt-get install -y postgresql");
+  const postgres = findBinary("postgres", PG_DIRS, "apt-get install -y postgresql");
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), "gaia-pg-"));
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) =>
+    asRoot
+      ? spawn("runuser", ["-u", "postgres", "--", cmd, ...args], { stdio: "pipe" })
+      : spawn(cmd, args, { stdio: "pipe" });
+  if (asRoot) {
+    await chmod(dir, 0o777);
+  }
+  const dataDir = join(dir, "data");
+  await new Promise<void>((resolve, reject) => {
+    const child = run(initdb, ["-D", dataDir, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+    let err = "";
+    child.stderr?.on("data", (d) => (err += d));
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`initdb failed: ${err}`))));
+  });
+  const child = run(postgres, [
+    "-D",
+    dataDir,
+    "-p",
+    String(port),
+    "-h",
+    "127.0.0.1",
+    "-k",
+    dir,
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=300",
+  ]);
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const adminUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  await waitFor(
+    async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.end();
+      return true;
+    },
+    "postgres",
+    30_000,
+    child,
+  );
+  let template: Promise<string> | undefined;
+  let n = 0;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  const stop = async () => {
+    await stopChild(child);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return {
+    adminUrl,
+    // Migrate one template once, then copy it: CREATE DATABASE ... TEMPLATE takes milliseconds.
+    async createDatabase() {
+      template ??= (async () => {
+        await admin("CREATE DATABASE gaia_template");
+        const url = `postgresql://postgres@127.0.0.1:${port}/gaia_template`;
+        const { openDatabase } = await import("../../services/kit/src/db/client.ts");
+        const { applyMigrations } = await import("../../services/kit/src/db/migrate.ts");
+        const db = await openDatabase({ kind: "postgres", url });
+        await applyMigrations(db.adapter);
+        await db.close();
+        return "gaia_template";
+      })();
+      const source = await template;
+      const name = `gaia_test_${process.pid}_${++n}`;
+      await admin(`CREATE DATABASE ${name} TEMPLATE ${source}`);
+      return `postgresql://postgres@127.0.0.1:${port}/${name}`;
+    },
+    stop,
+  };
+}
+
+let shared: Promise<Postgres> | undefined;
+/** One PostgreSQL cluster per test run, shared by every suite; stopped when the run ends. */
+export function sharedPostgres(): Promise<Postgres> {
+  shared ??= startPostgres().then((server) => {
+    registerCleanup(server.stop, true);
+    return server;
+  });
+  return shared;
+}
+
+const cleanups: { fn: () => Promise<void>; last: boolean }[] = [];
+function registerCleanup(fn: () => Promise<void>, last = false) {
+  cleanups.push({ fn, last });
+}
+
+/** Stops every server this run started; mocha calls it once at the end (test/support/hooks.ts). */
+export async function stopAllServers(): Promise<void> {
+  const ordered = [...cleanups.filter((c) => !c.last).reverse(), ...cleanups.filter((c) => c.last)];
+  cleanups.length = 0;
+  for (const { fn } of ordered) await fn().catch(() => {});
+}
