@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { appendFile, cp, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { sharedPostgres } from "../../../test/support/servers.ts";
 import { type Database, openDatabase } from "../src/db/client.ts";
-import { applyMigrations, migrationDirName, migrationStatus } from "../src/db/migrate.ts";
+import { applyMigrations, MIGRATIONS_DIR, migrationDirName, migrationStatus } from "../src/db/migrate.ts";
 
 const COLUMNS = `
   SELECT table_name, column_name, data_type, is_nullable, column_default
@@ -64,9 +67,25 @@ describe("database: migrations and the Prisma client", function () {
       assert.deepEqual(before.pending.length, before.total);
       const { applied } = await applyMigrations(db.adapter);
       assert.equal(applied.length, before.total);
+      const started = Date.now();
       assert.deepEqual((await applyMigrations(db.adapter)).applied, [], "a second run applies nothing");
+      assert.ok(
+        Date.now() - started < 1000,
+        "an up-to-date database is recognised without loading the engine",
+      );
       assert.equal((await migrationStatus(db.adapter)).upToDate, true);
     }
+  });
+
+  it("re-applies nothing but notices an edited migration", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gaia-mig-"));
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    const [first] = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory());
+    await appendFile(join(dir, first!.name, "migration.sql"), "\n-- edited after it was applied\n");
+    const status = await migrationStatus(pglite.adapter, dir);
+    assert.deepEqual(status.edited, [first!.name]);
+    assert.equal(status.upToDate, false);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("produces the same tables, columns and indexes on PostgreSQL and PGlite", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -99,12 +100,33 @@ export async function applyMigrations(
   adapter: SqlMigrationAwareDriverAdapterFactory,
   dir = MIGRATIONS_DIR,
 ): Promise<MigrateResult> {
-  const schema = await readFile(SCHEMA_PATH, "utf8");
   const migrationsList = await readMigrations(dir);
+  // Loading the engine costs seconds; a database already holding every migration, unedited, needs none of it.
+  if (await alreadyApplied(adapter, migrationsList)) return { applied: [] };
+  const schema = await readFile(SCHEMA_PATH, "utf8");
   const output = await withEngine(adapter, schema, (engine) =>
     engine.applyMigrations({ migrationsList, filters: NO_FILTER }),
   );
   return { applied: output.appliedMigrationNames };
+}
+
+/** True when `_prisma_migrations` records each migration as finished, with the checksum Prisma gives its SQL. */
+async function alreadyApplied(
+  adapter: SqlMigrationAwareDriverAdapterFactory,
+  list: MigrationList,
+): Promise<boolean> {
+  if (!(await hasMigrationsTable(adapter))) return false;
+  const rows = await query(
+    adapter,
+    "SELECT migration_name, checksum FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
+  );
+  const applied = new Map(rows.map((row) => [String(row[0]), String(row[1])]));
+  return list.migrationDirectories.every((d) => {
+    const content = d.migrationFile.content;
+    return (
+      content.tag === "ok" && applied.get(d.path) === createHash("sha256").update(content.value).digest("hex")
+    );
+  });
 }
 
 export interface MigrationStatus {
@@ -144,18 +166,18 @@ export async function migrationStatus(
   };
 }
 
-async function hasMigrationsTable(adapter: SqlMigrationAwareDriverAdapterFactory): Promise<boolean> {
+async function query(adapter: SqlMigrationAwareDriverAdapterFactory, sql: string) {
   const connection = await adapter.connect();
   try {
-    const result = await connection.queryRaw({
-      sql: "SELECT to_regclass('_prisma_migrations') IS NOT NULL AS present",
-      args: [],
-      argTypes: [],
-    });
-    return result.rows[0]?.[0] === true;
+    return (await connection.queryRaw({ sql, args: [], argTypes: [] })).rows;
   } finally {
     await connection.dispose();
   }
+}
+
+async function hasMigrationsTable(adapter: SqlMigrationAwareDriverAdapterFactory): Promise<boolean> {
+  const rows = await query(adapter, "SELECT to_regclass('_prisma_migrations') IS NOT NULL AS present");
+  return rows[0]?.[0] === true;
 }
 
 /** Valid migration names: lower-case words joined by underscores, as Prisma writes them. */
