@@ -1,6 +1,7 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { registerCleanup } from "./servers.ts";
 import {
   createLogger,
   openRuntime,
@@ -27,6 +28,7 @@ export interface TestRuntimeOptions {
  */
 export async function testRuntime(options: TestRuntimeOptions = {}): Promise<Runtime> {
   const dataDir = await mkdtemp(join(tmpdir(), "gaia-test-"));
+  registerCleanup(() => rm(dataDir, { recursive: true, force: true }));
   const env = readEnv(platformEnv, {
     GAIA_DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",

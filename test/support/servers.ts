@@ -228,7 +228,16 @@ async function startPostgres(): Promise<Postgres> {
       })();
       const source = await template;
       const name = `gaia_test_${process.pid}_${++n}`;
-      await admin(`CREATE DATABASE ${name} TEMPLATE ${source}`);
+      // A backend of the template's last client can linger for a moment after it disconnected.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin(`CREATE DATABASE ${name} TEMPLATE ${source}`);
+          break;
+        } catch (error) {
+          if (attempt >= 50 || !/being accessed by other users/.test(String(error))) throw error;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
       return `postgresql://postgres@127.0.0.1:${port}/${name}`;
     },
     stop,
@@ -246,7 +255,8 @@ export function sharedPostgres(): Promise<Postgres> {
 }
 
 const cleanups: { fn: () => Promise<void>; last: boolean }[] = [];
-function registerCleanup(fn: () => Promise<void>, last = false) {
+/** Run `fn` when the test run ends (after every suite), e.g. to remove a temporary folder. */
+export function registerCleanup(fn: () => Promise<void>, last = false) {
   cleanups.push({ fn, last });
 }
 

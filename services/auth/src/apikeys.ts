@@ -13,7 +13,11 @@ export interface NewApiKey {
 }
 
 export function generateApiKey(): NewApiKey {
-  const prefix = randomBytes(6).toString("base64url").toLowerCase().replace(/[^a-z0-9]/g, "0").slice(0, 8);
+  const prefix = randomBytes(6)
+    .toString("base64url")
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "0")
+    .slice(0, 8);
   const secret = randomBytes(32).toString("base64url");
   const key = `gaia_${prefix}_${secret}`;
   return { key, prefix, hash: hashApiKey(key) };

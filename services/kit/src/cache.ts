@@ -13,6 +13,10 @@ export interface Cache {
   del(...keys: string[]): Promise<void>;
   /** Add one to a counter that expires ttlSeconds after its first increment; answers the count and its TTL. */
   incr(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number } | null>;
+  /** Add members to a set and (re)start its TTL, e.g. an index of the cache keys that belong to one user. */
+  addToSet(key: string, members: string[], ttlSeconds: number): Promise<void>;
+  /** The members of a set; empty when it is missing or the server is away. */
+  setMembers(key: string): Promise<string[]>;
   healthy(): boolean;
   close(): Promise<void>;
 }
@@ -34,6 +38,7 @@ export function setJson(cache: Cache, key: string, value: unknown, ttlSeconds: n
 export class MemoryCache implements Cache {
   readonly kind = "memory" as const;
   readonly #entries = new Map<string, { value: string; expiresAt: number }>();
+  readonly #sets = new Map<string, { members: Set<string>; expiresAt: number }>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -60,7 +65,10 @@ export class MemoryCache implements Cache {
   }
 
   async del(...keys: string[]) {
-    for (const key of keys) this.#entries.delete(key);
+    for (const key of keys) {
+      this.#entries.delete(key);
+      this.#sets.delete(key);
+    }
   }
 
   async incr(key: string, ttlSeconds: number) {
@@ -73,17 +81,45 @@ export class MemoryCache implements Cache {
     return { count: 1, ttlMs: ttlSeconds * 1000 };
   }
 
+  async addToSet(key: string, members: string[], ttlSeconds: number) {
+    const expiresAt = this.#now() + ttlSeconds * 1000;
+    const set = this.#liveSet(key);
+    if (set) {
+      for (const member of members) set.members.add(member);
+      set.expiresAt = expiresAt;
+    } else {
+      this.#sets.set(key, { members: new Set(members), expiresAt });
+      if (this.#sets.size % 1024 === 0) this.#sweep();
+    }
+  }
+
+  async setMembers(key: string) {
+    return [...(this.#liveSet(key)?.members ?? [])];
+  }
+
+  #liveSet(key: string) {
+    const set = this.#sets.get(key);
+    if (!set) return undefined;
+    if (set.expiresAt <= this.#now()) {
+      this.#sets.delete(key);
+      return undefined;
+    }
+    return set;
+  }
+
   healthy() {
     return true;
   }
 
   async close() {
     this.#entries.clear();
+    this.#sets.clear();
   }
 
   #sweep() {
     const now = this.#now();
     for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+    for (const [key, set] of this.#sets) if (set.expiresAt <= now) this.#sets.delete(key);
   }
 }
 
@@ -154,6 +190,21 @@ export class RedisCache implements Cache {
         .exec()) as [[null, number], [null, number], [null, number]];
       return { count, ttlMs: ttl };
     });
+  }
+
+  async addToSet(key: string, members: string[], ttlSeconds: number) {
+    if (members.length === 0) return;
+    await this.#attempt(undefined, async (r) => {
+      await r
+        .multi()
+        .sadd(key, ...members)
+        .pexpire(key, Math.max(1, Math.round(ttlSeconds * 1000)))
+        .exec();
+    });
+  }
+
+  setMembers(key: string) {
+    return this.#attempt([] as string[], (r) => r.smembers(key));
   }
 
   healthy() {

@@ -32,6 +32,17 @@ function behavesAsCache(make: () => Promise<Cache>) {
     assert.equal(await getJson(cache, "j"), null);
   });
 
+  it("keeps sets of members with a TTL", async () => {
+    await cache.addToSet("idx", ["a", "b"], 60);
+    await cache.addToSet("idx", ["b", "c"], 60);
+    assert.deepEqual((await cache.setMembers("idx")).sort(), ["a", "b", "c"]);
+    await cache.del("idx");
+    assert.deepEqual(await cache.setMembers("idx"), []);
+    await cache.addToSet("brief", ["x"], 0.15);
+    await sleep(250);
+    assert.deepEqual(await cache.setMembers("brief"), []);
+  });
+
   it("expires values after their TTL", async () => {
     await cache.set("short", "v", 0.15);
     assert.equal(await cache.get("short"), "v");

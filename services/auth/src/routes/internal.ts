@@ -1,0 +1,62 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type Identity, parseInput, ROLE_PERMISSIONS, signIdentity, unauthorized } from "@gaia/kit";
+import { type RequestHandler, Router } from "express";
+import type { Authenticator } from "../authenticate.ts";
+import type { SigningKeys } from "../signing.ts";
+import { expiryOf } from "../tokens.ts";
+import { authenticateBody, serviceTokenBody } from "./schemas.ts";
+
+export const INTERNAL_TOKEN_HEADER = "x-gaia-internal-token";
+
+const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
+
+/** Only a holder of GAIA_INTERNAL_TOKEN (the gateway) may mint identities; compared in constant time. */
+export function requireInternalToken(secret: string): RequestHandler {
+  const expected = digest(secret);
+  return (req, _res, next) => {
+    const given = req.get(INTERNAL_TOKEN_HEADER);
+    if (!given || !timingSafeEqual(digest(given), expected)) {
+      return next(unauthorized("This endpoint is for platform services"));
+    }
+    next();
+  };
+}
+
+/** A minted identity never carries a permission its role lacks, whatever the caller asked for. */
+export function boundedIdentity(identity: Identity): Identity {
+  const held = ROLE_PERMISSIONS[identity.role];
+  return { ...identity, permissions: identity.permissions.filter((p) => held.includes(p)) };
+}
+
+/**
+ * For the gateway: credential → identity plus a service token carrying it, and service tokens for identities
+ * the gateway already holds (from its fast path through the shared cache).
+ */
+export function internalRoutes(deps: {
+  authenticator: Authenticator;
+  keys: SigningKeys;
+  internalToken: string;
+}): Router {
+  const { authenticator, keys } = deps;
+  const router = Router();
+
+  const mint = async (identity: Identity) => {
+    const token = await signIdentity(identity, keys.privateKey, keys.kid);
+    return { token, expires_at: expiryOf(token) };
+  };
+
+  router.post("/internal/authenticate", async (req, res) => {
+    const body = parseInput(authenticateBody, req.body);
+    const identity = await authenticator.authenticate(
+      "api_key" in body ? { apiKey: body.api_key } : { bearer: body.bearer },
+    );
+    res.json({ identity, ...(await mint(identity)) });
+  });
+
+  router.post("/internal/service-token", requireInternalToken(deps.internalToken), async (req, res) => {
+    const { identity } = parseInput(serviceTokenBody, req.body);
+    res.json(await mint(boundedIdentity(identity)));
+  });
+
+  return router;
+}

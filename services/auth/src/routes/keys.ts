@@ -1,0 +1,38 @@
+import { type IdentityVerifier, identityOf, notFound, parseInput, requireIdentity } from "@gaia/kit";
+import { Router } from "express";
+import type { KeyManager } from "../keys.ts";
+import { createKeyBody, uuid } from "./schemas.ts";
+import { clientIp } from "./sessions.ts";
+
+export function keyRoutes(deps: { keys: KeyManager; verifyIdentity: IdentityVerifier }): Router {
+  const { keys } = deps;
+  const router = Router();
+  router.use("/api/v1/auth/keys", requireIdentity(deps.verifyIdentity));
+
+  router.post("/api/v1/auth/keys", async (req, res) => {
+    const body = parseInput(createKeyBody, req.body);
+    const created = await keys.create(
+      identityOf(res.locals),
+      {
+        name: body.name,
+        permissions: body.permissions,
+        expiresAt: body.expires_at ? new Date(body.expires_at) : undefined,
+      },
+      clientIp(req),
+    );
+    res.status(201).json(created);
+  });
+
+  router.get("/api/v1/auth/keys", async (_req, res) => {
+    res.json({ keys: await keys.list(identityOf(res.locals)) });
+  });
+
+  router.delete("/api/v1/auth/keys/:id", async (req, res) => {
+    const id = uuid.safeParse(req.params.id);
+    if (!id.success) throw notFound("No such API key");
+    await keys.revoke(identityOf(res.locals), id.data, clientIp(req));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,174 @@
+import {
+  type Bus,
+  createBus,
+  createLogger,
+  type Identity,
+  type RunningService,
+  type Runtime,
+} from "@gaia/kit";
+import { startService, testRuntime } from "../../../test/support/runtime.ts";
+import { type StoppableServer, sharedPostgres } from "../../../test/support/servers.ts";
+import { startAuth } from "../src/main.ts";
+import { INTERNAL_TOKEN_HEADER } from "../src/routes/internal.ts";
+import { type AuthSettings, loadAuthSettings } from "../src/settings.ts";
+
+export const INTERNAL_TOKEN = "test-internal-token-0123456789-abcdefghijklmnop";
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface AuthUnderTest {
+  url: string;
+  runtime: Runtime;
+  service: RunningService;
+  settings: AuthSettings;
+  /** A JSON request; `as` is a credential (API key or bearer JWT) turned into X-Gaia-Identity first. */
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options?: { body?: unknown; as?: string; headers?: Record<string, string> },
+  ): Promise<Reply<T>>;
+  /** POST /internal/authenticate with a key (gaia_...) or a JWT. */
+  authenticate(credential: string): Promise<Reply<{ identity: Identity; token: string; expires_at: number }>>;
+  /** Register and log in a fresh user; answers its tokens. */
+  signUp(email?: string, password?: string): Promise<{ email: string; password: string; login: LoginBody }>;
+  close(): Promise<void>;
+}
+
+export interface LoginBody {
+  access_token: string;
+  refresh_token: string;
+  token_type: string;
+  expires_in: number;
+  user: { id: string; email: string; role: string };
+}
+
+let counter = 0;
+export const uniqueEmail = (tag = "user") => `${tag}-${process.pid}-${Date.now()}-${++counter}@example.com`;
+
+/**
+ * A fresh migrated database. Copying the template fails while the migration's connections are still closing
+ * ("source database is being accessed by other users"), so that one error is retried briefly.
+ */
+async function freshDatabase(): Promise<string> {
+  const postgres = await sharedPostgres();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await postgres.createDatabase();
+    } catch (error) {
+      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Auth on a fresh PostgreSQL database, with the given Redis and NATS (or embedded defaults), on a free port. */
+export async function startAuthUnderTest(
+  options: { redis?: StoppableServer; nats?: StoppableServer; env?: Record<string, string> } = {},
+): Promise<AuthUnderTest> {
+  const databaseUrl = await freshDatabase();
+  const runtime = await testRuntime({
+    databaseUrl,
+    redisUrl: options.redis?.url,
+    natsUrl: options.nats?.url,
+  });
+  const settings = loadAuthSettings({
+    GAIA_DATA_DIR: runtime.env.GAIA_DATA_DIR,
+    GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN,
+    ...options.env,
+  });
+  const service = await startService(runtime, "auth", (ctx) => startAuth(ctx, settings));
+  const url = service.url;
+
+  const request = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as T, headers: response.headers };
+  };
+
+  const authenticate: AuthUnderTest["authenticate"] = (credential) =>
+    request(
+      "POST",
+      "/internal/authenticate",
+      credential.startsWith("gaia_") ? { api_key: credential } : { bearer: credential },
+    );
+
+  const harness: AuthUnderTest = {
+    url,
+    runtime,
+    service,
+    settings,
+    authenticate,
+    async call(method, path, callOptions = {}) {
+      const headers = { ...callOptions.headers };
+      if (callOptions.as) {
+        const auth = await authenticate(callOptions.as);
+        if (auth.status !== 200) return auth as never;
+        headers["x-gaia-identity"] = auth.body.token;
+      }
+      return request(method, path, callOptions.body, headers);
+    },
+    async signUp(email = uniqueEmail(), password = "correct horse battery") {
+      const registered = await request<LoginBody>("POST", "/api/v1/auth/register", { email, password });
+      if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.body)}`);
+      const login = await request<LoginBody>("POST", "/api/v1/auth/login", { email, password });
+      if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
+      return { email, password, login: login.body };
+    },
+    async close() {
+      await service.close(1000);
+      await runtime.close();
+    },
+  };
+  return harness;
+}
+
+export const internalHeaders = { [INTERNAL_TOKEN_HEADER]: INTERNAL_TOKEN };
+
+export interface Recorded {
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Every event published under `gaia.auth.>`, on a NATS connection of its own; resolves once the subscription
+ * is live (a probe event made the round trip).
+ */
+export async function recordAuthEvents(natsUrl: string): Promise<{ events: Recorded[]; bus: Bus }> {
+  const bus = createBus(natsUrl, createLogger("test-events", "silent"));
+  const events: Recorded[] = [];
+  let probed = false;
+  bus.subscribe("gaia.auth.>", (payload, subject) => {
+    if (subject === "gaia.auth.test-probe") probed = true;
+    else events.push({ subject, payload: payload as Record<string, unknown> });
+  });
+  const deadline = Date.now() + 5000;
+  while (!probed) {
+    if (Date.now() > deadline) throw new Error("event subscription did not come up");
+    await bus.publish("gaia.auth.test-probe", {});
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { events, bus };
+}
+
+export async function eventually<T>(check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
