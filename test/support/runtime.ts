@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { registerCleanup } from "./servers.ts";
 import {
   createLogger,
   openRuntime,
@@ -13,6 +12,7 @@ import {
   type StartService,
   serviceContext,
 } from "../../services/kit/src/index.ts";
+import { registerCleanup } from "./servers.ts";
 
 export interface TestRuntimeOptions {
   databaseUrl?: string;
