@@ -31,7 +31,8 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? "inf
   return pino({
     name,
     level,
-    base: { service: name },
+    // Services add their own `service` binding; keeping it out of the base avoids a duplicate key.
+    base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     formatters: { level: (label) => ({ level: label }) },
