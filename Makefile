@@ -44,7 +44,7 @@ format: $(DEPS) ## rewrite files in the project's format
 build: $(DEPS) lint ## type-check and lint everything (sources run through tsx; there is no emit step)
 	@echo "[build] ok: sources type-check; images are built with 'make images'"
 
-clean: ## remove local state (.gaia) and dependencies
+clean: controlplane-down ## stop the test control plane, remove local state (.gaia) and dependencies
 	rm -rf .gaia node_modules
 
 include mk/*.mk

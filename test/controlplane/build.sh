@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Builds the binaries of the test control plane from Go modules, once per version set:
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
+#   kine (etcd-compatible store), kwok (fake kubelets) and helm.
+# Binaries are cached in ${GAIA_CACHE_DIR:-~/.cache/gaia}/controlplane/<versions>/bin and
+# linked into .gaia/controlplane/bin. A second run builds nothing.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+link_bin() {
+  mkdir -p "${CP_BIN}"
+  local b
+  for b in "${CP_BINARIES[@]}"; do
+    ln -sfn "${CP_CACHE_BIN}/${b}" "${CP_BIN}/${b}"
+  done
+}
+
+all_built() {
+  local b
+  for b in "${CP_BINARIES[@]}"; do
+    [ -x "${CP_CACHE_BIN}/${b}" ] || return 1
+  done
+}
+
+if all_built; then
+  link_bin
+  cp_log "binaries cached in ${CP_CACHE_BIN} (nothing to build)"
+  exit 0
+fi
+
+cp_find_go
+mkdir -p "${CP_CACHE_BIN}"
+
+# One build at a time per cache directory (CI jobs on one machine share the cache).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${CP_CACHE_DIR}/.build.lock"
+  if ! flock -n 9; then
+    cp_log "another build holds ${CP_CACHE_DIR}/.build.lock; waiting ..."
+    flock 9
+  fi
+  if all_built; then
+    link_bin
+    cp_log "binaries built by a concurrent run"
+    exit 0
+  fi
+fi
+
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
+# A machine with 2 cores has 2 compile jobs by default; allow overriding.
+GO_BUILD_P="${GAIA_GO_BUILD_P:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}"
+
+k8s_ver="${K8S_VERSION#v}"
+k8s_major="${k8s_ver%%.*}"
+k8s_minor="${k8s_ver#*.}"
+k8s_minor="${k8s_minor%%.*}"
+staging_ver="v0.${k8s_ver#*.}"
+build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+k8s_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION}"
+  k8s_ldflags+=" -X ${pkg}.gitMajor=${k8s_major}"
+  k8s_ldflags+=" -X ${pkg}.gitMinor=${k8s_minor}"
+  k8s_ldflags+=" -X ${pkg}.gitTreeState=clean"
+  k8s_ldflags+=" -X ${pkg}.buildDate=${build_date}"
+done
+
+total=8
+step() { cp_log "[$1/${total}] $2"; }
+
+# Step 1: a wrapper module. k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...)
+# with ./staging/src paths, which only work inside its own repository; the wrapper replaces
+# every one of them with the published v0.X.Y module instead.
+mod_dir="${CP_CACHE_DIR}/k8s-module"
+step 1 "preparing the k8s.io/kubernetes ${K8S_VERSION} wrapper module in ${mod_dir}"
+if [ ! -f "${mod_dir}/go.sum" ]; then
+  rm -rf "${mod_dir}"
+  mkdir -p "${mod_dir}"
+  k8s_gomod="$(cd "${mod_dir}" && "${GO_BIN}" mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  [ -f "${k8s_gomod}" ] || cp_die "could not download k8s.io/kubernetes@${K8S_VERSION} (is the Go module proxy reachable? GOPROXY=$("${GO_BIN}" env GOPROXY))"
+  mapfile -t staging < <(sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\) => \./staging/src/.*#\1#p' "${k8s_gomod}")
+  [ "${#staging[@]}" -gt 10 ] || cp_die "found no staging replace directives in ${k8s_gomod}"
+  {
+    echo "module gaia.test/controlplane-build"
+    echo
+    echo "go $(sed -n 's/^go \(.*\)$/\1/p' "${k8s_gomod}")"
+    echo
+    echo "require k8s.io/kubernetes ${K8S_VERSION}"
+    echo
+    echo "replace ("
+    for m in "${staging[@]}"; do
+      echo "	${m} => ${m} ${staging_ver}"
+    done
+    echo ")"
+  } >"${mod_dir}/go.mod"
+  cat >"${mod_dir}/tools.go" <<'GO'
+//go:build tools
+
+// Package tools pins the commands built from k8s.io/kubernetes.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+  if ! (cd "${mod_dir}" && "${GO_BIN}" mod tidy) >"${CP_CACHE_DIR}/go-mod-tidy.log" 2>&1; then
+    rm -f "${mod_dir}/go.sum"
+    tail -n 30 "${CP_CACHE_DIR}/go-mod-tidy.log" >&2
+    cp_die "go mod tidy failed in ${mod_dir} (log: ${CP_CACHE_DIR}/go-mod-tidy.log); is the Go module proxy reachable (GOPROXY=$("${GO_BIN}" env GOPROXY))?"
+  fi
+fi
+
+n=1
+build_k8s() {
+  local name=$1
+  n=$((n + 1))
+  if [ -x "${CP_CACHE_BIN}/${name}" ]; then
+    step "${n}" "${name} already built"
+    return
+  fi
+  local t0=${SECONDS}
+  step "${n}" "building ${name} ${K8S_VERSION} ..."
+  (cd "${mod_dir}" && "${GO_BIN}" build -p "${GO_BUILD_P}" -trimpath -ldflags "${k8s_ldflags}" \
+    -o "${CP_CACHE_BIN}/.${name}.tmp" "k8s.io/kubernetes/cmd/${name}")
+  mv -f "${CP_CACHE_BIN}/.${name}.tmp" "${CP_CACHE_BIN}/${name}"
+  step "${n}" "built ${name} in $((SECONDS - t0))s"
+}
+
+build_tool() {
+  local name=$1 pkg=$2 ver=$3 ldflags=$4
+  n=$((n + 1))
+  if [ -x "${CP_CACHE_BIN}/${name}" ]; then
+    step "${n}" "${name} already built"
+    return
+  fi
+  local t0=${SECONDS} tmp
+  step "${n}" "building ${name} ${ver} ..."
+  tmp="$(mktemp -d "${CP_CACHE_DIR}/.gobin.XXXXXX")"
+  # go install pkg@version builds outside any module, so GOFLAGS=-mod=mod must not apply.
+  GOFLAGS=-buildvcs=false GOBIN="${tmp}" "${GO_BIN}" install -p "${GO_BUILD_P}" -trimpath \
+    -ldflags "-s -w ${ldflags}" "${pkg}@${ver}"
+  mv -f "${tmp}/$(basename "${pkg}")" "${CP_CACHE_BIN}/${name}"
+  rm -rf "${tmp}"
+  step "${n}" "built ${name} in $((SECONDS - t0))s"
+}
+
+build_k8s kube-apiserver
+build_k8s kube-controller-manager
+build_k8s kube-scheduler
+build_k8s kubectl
+build_tool kine github.com/k3s-io/kine "${KINE_VERSION}" \
+  "-X github.com/k3s-io/kine/pkg/version.Version=${KINE_VERSION}"
+build_tool kwok sigs.k8s.io/kwok/cmd/kwok "${KWOK_VERSION}" ""
+build_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" \
+  "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+
+link_bin
+cp_log "all binaries built in $(cp_elapsed) and cached in ${CP_CACHE_BIN}"
