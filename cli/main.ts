@@ -115,6 +115,11 @@ async function dev(): Promise<number> {
     `\nGaia is running in ${step.elapsed()}s on ${describeDefaults(runtime)}${applied.length ? ` (${applied.length} migrations applied)` : ""}.`,
   );
   for (const service of running) say(`  ${service.name.padEnd(8)} ${service.url}`);
+  if (await chatIsOffline(running)) {
+    say(
+      "\nChat answers with the offline echo model: set OPENAI_API_KEY or ANTHROPIC_API_KEY for real replies.",
+    );
+  }
   if (adminKey.created)
     say(`\nAdmin API key, shown once and saved to ${adminKey.path} (mode 0600):\n  ${adminKey.key}`);
   const gateway = running.find((s) => s.name === "gateway")?.url ?? "http://127.0.0.1:8666";
@@ -124,6 +129,16 @@ async function dev(): Promise<number> {
   );
   say("Ctrl-C stops everything.");
   return new Promise<number>(() => {});
+}
+
+async function chatIsOffline(running: RunningService[]): Promise<boolean> {
+  const chat = running.find((s) => s.name === "chat");
+  if (!chat) return false;
+  const health = (await fetch(`${chat.url}/health`).then(
+    (r) => r.json(),
+    () => ({}),
+  )) as { offline?: boolean };
+  return health.offline === true;
 }
 
 async function ensureAdmin(

@@ -1,0 +1,344 @@
+import {
+  type Bus,
+  HttpError,
+  type Identity,
+  identityOf,
+  type Logger,
+  notFound,
+  openSse,
+  parseInput,
+  requirePermission,
+  type SseStream,
+} from "@gaia/kit";
+import type { Express, RequestHandler } from "express";
+import { z } from "zod";
+import { CATALOGUE, ECHO_MODEL } from "../catalogue.ts";
+import { providerHttpError } from "../chat.ts";
+import type { ChatConfig } from "../config.ts";
+import { ChunkBuilder, completionBody, openAIError } from "../formats/openai.ts";
+import { estimateTokens, messageTokens } from "../history.ts";
+import type { ModelRequest, ModelRouter, Selected } from "../router.ts";
+import type { ChatMessage, FinishReason, ToolCall, ToolChoice, Usage } from "../types.ts";
+import type { Accounting } from "../usage.ts";
+import { clientSignal } from "./http.ts";
+
+export interface CompletionRouteDeps {
+  router: ModelRouter;
+  accounting: Accounting;
+  config: ChatConfig;
+  bus: Bus;
+  log: Logger;
+}
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const content = z
+  .union([z.string(), z.array(z.union([textPart, z.object({ type: z.string() }).loose()]))])
+  .nullish()
+  .transform((value, ctx) => {
+    if (value == null || typeof value === "string") return value ?? "";
+    const parts: string[] = [];
+    for (const part of value) {
+      if (part.type !== "text") {
+        ctx.addIssue({
+          code: "custom",
+          message: `content parts of type "${part.type}" are not supported; send text`,
+        });
+        return z.NEVER;
+      }
+      parts.push((part as z.infer<typeof textPart>).text);
+    }
+    return parts.join("");
+  });
+
+const toolCall = z.object({
+  id: z.string(),
+  type: z.literal("function").default("function"),
+  function: z.object({ name: z.string(), arguments: z.string().default("") }),
+});
+
+const message = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("system"), content }),
+  z.object({ role: z.literal("developer"), content }),
+  z.object({ role: z.literal("user"), content }),
+  z.object({ role: z.literal("assistant"), content, tool_calls: z.array(toolCall).optional() }),
+  z.object({ role: z.literal("tool"), content, tool_call_id: z.string() }),
+]);
+
+const completionRequest = z.object({
+  model: z.string().default(""),
+  messages: z.array(message).min(1),
+  stream: z.boolean().default(false),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  tools: z
+    .array(
+      z.object({
+        type: z.literal("function"),
+        function: z.object({
+          name: z.string().min(1),
+          description: z.string().default(""),
+          parameters: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
+        }),
+      }),
+    )
+    .optional(),
+  tool_choice: z
+    .union([
+      z.enum(["auto", "none", "required"]),
+      z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
+    ])
+    .optional(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  n: z.literal(1).nullish(),
+});
+
+type CompletionInput = z.output<typeof completionRequest>;
+
+function toModelRequest(body: CompletionInput): ModelRequest {
+  const messages: ChatMessage[] = body.messages.map((m) => {
+    switch (m.role) {
+      case "developer":
+        return { role: "system", content: m.content };
+      case "assistant":
+        return {
+          role: "assistant",
+          content: m.content,
+          toolCalls: m.tool_calls?.map((c) => ({
+            id: c.id,
+            name: c.function.name,
+            arguments: c.function.arguments,
+          })),
+        };
+      case "tool":
+        return { role: "tool", toolCallId: m.tool_call_id, content: m.content };
+      default:
+        return { role: m.role, content: m.content };
+    }
+  });
+  const toolChoice: ToolChoice | undefined =
+    typeof body.tool_choice === "object" ? { name: body.tool_choice.function.name } : body.tool_choice;
+  return {
+    messages,
+    tools: body.tools?.map((t) => ({
+      name: t.function.name,
+      description: t.function.description,
+      parameters: t.function.parameters,
+    })),
+    toolChoice,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? undefined),
+  };
+}
+
+/** A failure in the shape OpenAI clients read (`error.message`) as well as Gaia's `detail`. */
+function openAIHttpError(error: unknown): HttpError {
+  const http = providerHttpError(error);
+  return new HttpError(http.status, http.detail, {
+    headers: http.headers,
+    extra: {
+      ...http.extra,
+      ...openAIError(http.detail, http.status === 429 ? "rate_limit_exceeded" : "upstream_error"),
+    },
+  });
+}
+
+/**
+ * POST /api/v1/chat/completions: OpenAI's API in front of every configured provider, so the official SDK (and
+ * anything built on it) works against Gaia unchanged. Stateless: the client sends the whole conversation, and
+ * its own tools' calls are passed back to it to run.
+ */
+function completions(deps: CompletionRouteDeps): RequestHandler {
+  return async (req, res) => {
+    const identity = identityOf(res.locals);
+    const body = parseInput(completionRequest, req.body);
+    const request = toModelRequest(body);
+    deps.router.resolve(body.model);
+    try {
+      await deps.accounting.assertWithinBudget(identity);
+    } catch (error) {
+      throw openAIHttpError(error);
+    }
+    // Stops the upstream call when the client leaves, and (once streaming) when the server shuts down.
+    const shutdown = new AbortController();
+    const signal = AbortSignal.any([clientSignal(res), shutdown.signal]);
+    const promptTokens = request.messages.reduce((n, m) => n + messageTokens(m), 0);
+
+    if (!body.stream) {
+      const { completion, selected } = await deps.router
+        .complete(request, body.model, signal)
+        .catch((error) => {
+          throw openAIHttpError(error);
+        });
+      const usage = {
+        promptTokens: completion.usage.promptTokens || promptTokens,
+        completionTokens: completion.usage.completionTokens || estimateTokens(completion.text),
+      };
+      await bill(deps, identity, selected, usage, false);
+      res.json(
+        completionBody({
+          model: selected.model,
+          text: completion.text,
+          toolCalls: completion.toolCalls,
+          finishReason: completion.finishReason,
+          usage,
+          extra: { provider: selected.provider },
+        }),
+      );
+      return;
+    }
+
+    // The stream opens with the first token, so a provider failing before it is an HTTP error the SDK raises.
+    let sse: SseStream | undefined;
+    let chunks: ChunkBuilder | undefined;
+    let selected: Selected | undefined;
+    let usage: Usage | undefined;
+    let finishReason: FinishReason = "stop";
+    let text = "";
+    let roleSent = false;
+    const calls = new Map<number, ToolCall>();
+    try {
+      for await (const event of deps.router.stream(request, body.model, signal)) {
+        if (event.type === "selected") {
+          selected = event;
+          sse = openSse(req, res);
+          sse.signal.addEventListener("abort", () => shutdown.abort(), { once: true });
+          chunks = new ChunkBuilder(event.model, { provider: event.provider });
+          continue;
+        }
+        if (!sse || !chunks) continue;
+        // The role rides on the first text chunk; a tool call or a silent answer gets a role chunk of its own.
+        if (!roleSent && event.type !== "text" && event.type !== "usage") {
+          sse.send(chunks.role());
+          roleSent = true;
+        }
+        switch (event.type) {
+          case "text":
+            sse.send(roleSent ? chunks.content(event.text) : chunks.role(event.text));
+            roleSent = true;
+            text += event.text;
+            break;
+          case "tool_call_start":
+            calls.set(event.index, { id: event.id, name: event.name, arguments: "" });
+            sse.send(chunks.toolCallStart(event.index, event.id, event.name));
+            break;
+          case "tool_call_delta": {
+            const call = calls.get(event.index);
+            if (call) call.arguments += event.arguments;
+            sse.send(chunks.toolCallArguments(event.index, event.arguments));
+            break;
+          }
+          case "usage":
+            usage = event.usage;
+            break;
+          case "finish":
+            finishReason = event.reason;
+            break;
+        }
+      }
+      const total = {
+        promptTokens: usage?.promptTokens || promptTokens,
+        completionTokens:
+          usage?.completionTokens ||
+          estimateTokens(text + [...calls.values()].map((c) => c.arguments).join("")),
+      };
+      if (sse && chunks) {
+        if (!roleSent) sse.send(chunks.role());
+        const separateUsage = body.stream_options?.include_usage === true;
+        sse.send(chunks.finish(finishReason, separateUsage ? undefined : total));
+        if (separateUsage) sse.send(chunks.usage(total));
+        sse.send("[DONE]");
+      }
+      if (selected) await bill(deps, identity, selected, total, true);
+    } catch (error) {
+      if (!sse) throw openAIHttpError(error);
+      if (selected) {
+        await bill(
+          deps,
+          identity,
+          selected,
+          {
+            promptTokens: usage?.promptTokens || promptTokens,
+            completionTokens: usage?.completionTokens || estimateTokens(text),
+          },
+          true,
+        );
+      }
+      if (!sse.closed) {
+        const detail = providerHttpError(error).detail;
+        sse.send({ ...openAIError(detail), detail });
+      }
+    } finally {
+      sse?.end();
+    }
+  };
+}
+
+async function bill(
+  deps: CompletionRouteDeps,
+  identity: Identity,
+  selected: Selected,
+  usage: Usage,
+  streamed: boolean,
+) {
+  try {
+    const cost = await deps.accounting.record(identity, selected.provider, selected.model, usage);
+    void deps.bus
+      .publish("gaia.chat.completion.completed", {
+        user_id: identity.userId,
+        key_id: identity.keyId ?? null,
+        provider: selected.provider,
+        model: selected.model,
+        prompt_tokens: usage.promptTokens,
+        completion_tokens: usage.completionTokens,
+        cost_usd: cost,
+        streamed,
+        at: new Date().toISOString(),
+      })
+      .catch(() => {});
+  } catch (error) {
+    deps.log.error({ err: error }, "could not record usage of a completion");
+  }
+}
+
+/** The models a client may name here, as OpenAI lists them. */
+export function availableModels(router: ModelRouter, config: ChatConfig) {
+  const ids = new Map<string, string>();
+  for (const model of CATALOGUE) {
+    if (router.configured(model.provider) && model.provider !== "offline") ids.set(model.id, model.provider);
+  }
+  for (const provider of config.providers) {
+    const bare = provider.defaultModel;
+    let routed: string | undefined;
+    try {
+      routed = router.resolve(bare).provider;
+    } catch {
+      routed = undefined;
+    }
+    ids.set(routed === provider.id ? bare : `${provider.id}/${bare}`, provider.id);
+  }
+  ids.set(ECHO_MODEL, "offline");
+  return [...ids.entries()].map(([id, owner]) => ({
+    id,
+    object: "model" as const,
+    created: 0,
+    owned_by: owner,
+  }));
+}
+
+export function mountCompletions(app: Express, deps: CompletionRouteDeps) {
+  app.post("/api/v1/chat/completions", requirePermission("chat:create"), completions(deps));
+  app.get("/api/v1/models", (_req, res) => {
+    res.json({ object: "list", data: availableModels(deps.router, deps.config) });
+  });
+  app.get("/api/v1/models/*model", (req, res) => {
+    const id = ([] as string[]).concat(req.params.model ?? []).join("/");
+    const found = availableModels(deps.router, deps.config).find((m) => m.id === id);
+    if (!found) throw notFound(`Model ${id} is not available here`);
+    res.json(found);
+  });
+}

@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, sharedPostgres, startNats, startRedis } from "./support/servers.ts";
+
+/**
+ * The platform tier: the real `gaia` CLI starts every service in one process on real PostgreSQL, Redis and
+ * NATS, and a client drives it only through the gateway, as a game client would.
+ */
+
+interface Cli {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function gaia(args: string[], env: Record<string, string>): Cli {
+  const child = spawn(process.execPath, ["--import", "tsx", "bin/gaia.ts", ...args], {
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitForOutput(cli: Cli, pattern: RegExp, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(cli.output())) {
+    if (cli.child.exitCode !== null) throw new Error(`gaia exited early:\n${cli.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${cli.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function sseEvents(res: Response): Promise<unknown[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .map((block) =>
+      block
+        .split("\n")
+        .find((line) => line.startsWith("data: "))
+        ?.slice(6),
+    )
+    .filter((data): data is string => data !== undefined && data !== "[DONE]")
+    .map((data) => JSON.parse(data));
+}
+
+describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function () {
+  this.timeout(120_000);
+  let dataDir: string;
+  let env: Record<string, string>;
+  let gateway: string;
+  let dev: Cli;
+
+  before(async () => {
+    const [postgres, redis, nats] = await Promise.all([sharedPostgres(), startRedis(), startNats()]);
+    dataDir = await mkdtemp(join(tmpdir(), "gaia-platform-"));
+    const ports = await Promise.all(
+      ["GATEWAY", "AUTH", "ASSET", "CHAT", "KB", "WEB"].map(async (n) => [n, await freePort()] as const),
+    );
+    env = {
+      GAIA_DATA_DIR: dataDir,
+      DATABASE_URL: await postgres.createDatabase(),
+      REDIS_URL: redis.url,
+      NATS_URL: nats.url,
+      ...Object.fromEntries(ports.map(([n, p]) => [`GAIA_${n}_PORT`, String(p)])),
+    };
+    gateway = `http://127.0.0.1:${env.GAIA_GATEWAY_PORT}`;
+    dev = gaia(["dev"], env);
+    await waitForOutput(dev, /Ctrl-C stops everything/, 90_000);
+  });
+
+  after(async () => {
+    if (dev && dev.child.exitCode === null) dev.child.kill("SIGKILL");
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("says which step it is on and what to do next", () => {
+    const out = dev.output();
+    assert.match(out, /\[1\/4\] opening PostgreSQL at 127\.0\.0\.1:\d+\/gaia_test_\d+_\d+ \.\.\. done/);
+    assert.match(out, /\[4\/4\] starting auth, chat, gateway \.\.\. done/);
+    assert.match(out, /Gaia is running in [\d.]+s on PostgreSQL, Redis, NATS/);
+    assert.match(out, /offline echo model: set OPENAI_API_KEY or ANTHROPIC_API_KEY/);
+    assert.match(out, /Try it:\n {2}curl -H "X-API-Key/);
+    assert.ok(!out.includes(env.DATABASE_URL!), "the database URL is never printed");
+  });
+
+  it("writes the first admin key once, readable by its owner only", async () => {
+    const info = await stat(join(dataDir, "admin.key"));
+    assert.equal(info.mode & 0o777, 0o600);
+    const key = (await readFile(join(dataDir, "admin.key"), "utf8")).trim();
+    assert.match(key, /^gaia_[a-z0-9]{8}_[\w-]{32,64}$/);
+    assert.ok(dev.output().includes(key), "shown once on first start");
+  });
+
+  it("serves a user from registration to a streamed reply, through the gateway only", async () => {
+    const email = `player${Date.now()}@example.com`;
+    const register = await fetch(`${gateway}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "correct horse battery" }),
+    });
+    assert.equal(register.status, 201);
+    const login = await fetch(`${gateway}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "correct horse battery" }),
+    });
+    const session = (await login.json()) as {
+      access_token: string;
+      token_type: string;
+      user: { email: string };
+    };
+    assert.equal(session.token_type, "bearer");
+    assert.equal(session.user.email, email);
+
+    const created = await fetch(`${gateway}/api/v1/auth/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${session.access_token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "unity client", permissions: ["chat:create"] }),
+    });
+    assert.equal(created.status, 201);
+    const { key } = (await created.json()) as { key: string };
+
+    const reply = await fetch(`${gateway}/api/v0.3/chat`, {
+      method: "POST",
+      headers: { "x-api-key": key, "content-type": "application/json" },
+      body: JSON.stringify({ message: "Describe the tavern", stream: true }),
+    });
+    assert.equal(reply.status, 200);
+    assert.match(reply.headers.get("content-type") ?? "", /text\/event-stream/);
+    assert.ok(reply.headers.get("x-request-id"));
+    const events = (await sseEvents(reply)) as { type: string; content?: string }[];
+    assert.ok(events.filter((e) => e.type === "content").length > 1, "the reply arrives in several chunks");
+    assert.equal(events.at(-1)?.type, "done");
+
+    const denied = await fetch(`${gateway}/api/v1/auth/users`, { headers: { "x-api-key": key } });
+    assert.equal(denied.status, 403, "a chat-only key cannot reach admin endpoints");
+  });
+
+  it("aggregates health, degraded while services of this build are absent", async () => {
+    const health = (await (await fetch(`${gateway}/health`)).json()) as {
+      status: string;
+      services: Record<string, { status: string }>;
+    };
+    assert.equal(health.services.auth?.status, "healthy");
+    assert.equal(health.services.chat?.status, "healthy");
+    assert.equal(health.status, health.services.kb?.status === "healthy" ? "healthy" : "degraded");
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    dev.child.kill("SIGTERM");
+    assert.equal(await dev.exited, 0);
+    await assert.rejects(fetch(`${gateway}/health`));
+  });
+
+  it("issues keys from the CLI and reports migration status", async () => {
+    const keys = gaia(["keys", "create", "--email", "ops@example.com", "--role", "developer"], env);
+    assert.equal(await keys.exited, 0, keys.output());
+    assert.match(keys.output(), /Created key "cli" for ops@example\.com \(developer\)/);
+    assert.match(keys.output(), /^gaia_[a-z0-9]{8}_/m);
+
+    const status = gaia(["db", "status"], env);
+    assert.equal(await status.exited, 0, status.output());
+    assert.match(status.output(), /(\d+) of \1 migrations applied\.\nUp to date\./);
+
+    const bad = gaia(["dev"], { ...env, REDIS_URL: "localhost:6379" });
+    assert.equal(await bad.exited, 78);
+    assert.match(
+      bad.output(),
+      /configuration error: REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL \(value hidden\)/,
+    );
+  });
+});
