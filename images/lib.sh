@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables used by the scripts that source this file
+# Shared settings of the image scripts (sourced, not executed): which container engine to use, image names.
+
+IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "${IMAGES_DIR}/.." && pwd)"
+
+# Image names. "localhost/" keeps the name identical under Docker, podman and containerd (kind), so a
+# GaiaPlatform can name the image as it was built.
+IMAGE_REPOSITORY="${GAIA_IMAGE_REPOSITORY:-localhost/gaia}"
+IMAGE_TAG="${GAIA_IMAGE_TAG:-$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "${REPO_ROOT}/package.json" | head -n1)}"
+PLATFORM_IMAGE="${IMAGE_REPOSITORY}/gaia:${IMAGE_TAG}"
+OPERATOR_IMAGE="${IMAGE_REPOSITORY}/gaia-operator:${IMAGE_TAG}"
+
+# The base images the Dockerfiles start FROM (their defaults; on a machine with a registry they are pulled).
+DEBIAN_BASE="docker.io/library/debian:bookworm-slim"
+NODE_BASE="docker.io/library/node:24-slim"
+
+images_log() { printf '[images %5ss] %s\n' "${SECONDS}" "$*" >&2; }
+images_die() {
+  printf '[images] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# Picks the engine: GAIA_CONTAINER_ENGINE (docker|podman) if set, else a Docker whose daemon answers, else
+# podman. Sets ENGINE and the ENGINE_CMD array (podman with the settings this project needs).
+select_engine() {
+  ENGINE="${GAIA_CONTAINER_ENGINE:-}"
+  if [ -z "${ENGINE}" ]; then
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+      ENGINE=docker
+    elif command -v podman >/dev/null 2>&1; then
+      ENGINE=podman
+    else
+      images_die "no container engine: neither a running Docker nor podman was found. Install one (Debian: apt-get install -y podman runc), then run this again."
+    fi
+  fi
+  case "${ENGINE}" in
+    docker)
+      command -v docker >/dev/null 2>&1 || images_die "GAIA_CONTAINER_ENGINE=docker, but docker is not installed"
+      ENGINE_CMD=(docker)
+      ;;
+    podman)
+      command -v podman >/dev/null 2>&1 || images_die "podman is not installed (Debian: apt-get install -y podman runc)"
+      export CONTAINERS_CONF="${CONTAINERS_CONF:-${IMAGES_DIR}/containers.conf}"
+      ENGINE_CMD=(podman)
+      # crun fails on hosts with hybrid cgroups; runc works everywhere podman does.
+      local runtime="${GAIA_PODMAN_RUNTIME:-}"
+      if [ -z "${runtime}" ] && command -v runc >/dev/null 2>&1; then runtime=runc; fi
+      if [ -n "${runtime}" ]; then ENGINE_CMD+=(--runtime "${runtime}"); fi
+      ;;
+    *) images_die "GAIA_CONTAINER_ENGINE must be docker or podman (got '${ENGINE}')" ;;
+  esac
+}
+
+image_exists() {
+  if [ "${ENGINE}" = podman ]; then
+    "${ENGINE_CMD[@]}" image exists "$1"
+  else
+    "${ENGINE_CMD[@]}" image inspect "$1" >/dev/null 2>&1
+  fi
+}
