@@ -1,0 +1,141 @@
+import { type Cache, getJson, type Identity, unauthorized } from "@gaia/kit";
+import { authnCacheKey, type Credential, credentialHash } from "./credentials.ts";
+import { identityKey, parseIdentity } from "./identity.ts";
+import type { AuthClient, ServiceToken } from "./providers/auth-client.ts";
+
+/**
+ * Credential → identity and the service token that carries it to a backend, fastest source first:
+ *
+ *   1. this process's memory (a few seconds; dropped at once on a revocation event),
+ *   2. the shared cache `authn:<sha256>`, written by auth and deleted by it on revoke, plus a service token
+ *      this process holds for that identity (or mints through auth),
+ *   3. auth itself (`/internal/authenticate`), which consults its database — so authentication goes on,
+ *      slower, while Redis is away.
+ */
+
+export interface Authenticated {
+  identity: Identity;
+  token: string;
+}
+
+interface Entry extends Authenticated {
+  hash: string;
+  tokenExpiresAt: number;
+  freshUntil: number;
+}
+
+/** A service token is replaced this long before it expires, so none expires on its way to a backend. */
+export const TOKEN_MARGIN_MS = 30_000;
+const MAX_ENTRIES = 50_000;
+/** Credentials longer than this are not credentials; auth would refuse them anyway. */
+const MAX_CREDENTIAL_LENGTH = 8192;
+
+export interface AuthenticatorOptions {
+  cache: Cache;
+  client: AuthClient;
+  /** How long an identity stays in this process's memory; 0 keeps none. */
+  localTtlMs: number;
+  now?: () => number;
+}
+
+/**
+ * A bearer JWT's own expiry (epoch ms), read without verification: used only to end a cache entry sooner, so a
+ * token that expires while remembered stops working when it expires.
+ */
+export function jwtExpiry(token: string): number | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V) {
+  // Map keeps insertion order: past the bound, the oldest entry goes.
+  if (map.size >= MAX_ENTRIES && !map.has(key)) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+}
+
+export class Authenticator {
+  readonly #options: AuthenticatorOptions;
+  readonly #now: () => number;
+  /** By raw credential, which spares the hot path a hash. */
+  readonly #local = new Map<string, Entry>();
+  readonly #tokens = new Map<string, ServiceToken>();
+  readonly #inflight = new Map<string, Promise<Entry>>();
+  /** Bumped by every revocation: a lookup that straddles one must not refill this process's memory. */
+  #generation = 0;
+
+  constructor(options: AuthenticatorOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The synchronous fast path: a fresh entry in memory, or undefined. */
+  cached(credential: Credential): Authenticated | undefined {
+    const entry = this.#local.get(credential.value);
+    if (!entry) return undefined;
+    const now = this.#now();
+    if (now < entry.freshUntil && now < entry.tokenExpiresAt - TOKEN_MARGIN_MS) return entry;
+    this.#local.delete(credential.value);
+    return undefined;
+  }
+
+  /** Concurrent requests with the same credential share one lookup. */
+  authenticate(credential: Credential, requestId: string): Promise<Authenticated> {
+    if (credential.value.length > MAX_CREDENTIAL_LENGTH)
+      return Promise.reject(unauthorized("Invalid credentials"));
+    const running = this.#inflight.get(credential.value);
+    if (running) return running;
+    const lookup: Promise<Entry> = this.#resolve(credential, requestId).finally(() => {
+      if (this.#inflight.get(credential.value) === lookup) this.#inflight.delete(credential.value);
+    });
+    this.#inflight.set(credential.value, lookup);
+    return lookup;
+  }
+
+  /** Drop every local copy of these credentials (auth announces revocations by hash). */
+  revoke(hashes: readonly string[]) {
+    this.#generation++;
+    // A lookup already under way may have read what is now revoked: later requests start their own.
+    this.#inflight.clear();
+    const dead = new Set(hashes);
+    for (const [raw, entry] of this.#local) if (dead.has(entry.hash)) this.#local.delete(raw);
+  }
+
+  async #resolve(credential: Credential, requestId: string): Promise<Entry> {
+    const generation = this.#generation;
+    const hash = credentialHash(credential.value);
+    const { cache, client } = this.#options;
+    let identity = parseIdentity(await getJson<unknown>(cache, authnCacheKey(hash)));
+    let token = identity ? this.#freshToken(identity) : undefined;
+    if (identity && !token) token = await client.serviceToken(identity, requestId);
+    if (!identity || !token) {
+      const proven = await client.authenticate(credential, requestId);
+      identity = proven.identity;
+      token = proven.token;
+    }
+    remember(this.#tokens, identityKey(identity), token);
+    const entry: Entry = {
+      identity,
+      token: token.token,
+      hash,
+      tokenExpiresAt: token.expiresAt,
+      freshUntil: Math.min(
+        this.#now() + this.#options.localTtlMs,
+        (credential.kind === "bearer" && jwtExpiry(credential.value)) || Number.POSITIVE_INFINITY,
+      ),
+    };
+    if (this.#options.localTtlMs > 0 && generation === this.#generation)
+      remember(this.#local, credential.value, entry);
+    return entry;
+  }
+
+  #freshToken(identity: Identity): ServiceToken | undefined {
+    const token = this.#tokens.get(identityKey(identity));
+    return token && token.expiresAt - TOKEN_MARGIN_MS > this.#now() ? token : undefined;
+  }
+}

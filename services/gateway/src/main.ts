@@ -1,0 +1,93 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  BACKENDS,
+  createApp,
+  type RunningService,
+  runApp,
+  type ServiceContext,
+  type StartService,
+  serviceUrl,
+} from "@gaia/kit";
+import packageJson from "../package.json" with { type: "json" };
+import { Authenticator } from "./authn.ts";
+import { type GatewayConfig, loadGatewayConfig } from "./config.ts";
+import { corsPolicy } from "./cors.ts";
+import { checkBackends, summarize } from "./health.ts";
+import { openApiDocument } from "./openapi.ts";
+import { AuthClient } from "./providers/auth-client.ts";
+import { Upstreams } from "./providers/upstream.ts";
+import { RateLimiter } from "./ratelimit.ts";
+import { ROUTES, type Target } from "./route-table.ts";
+import { compileRoutes } from "./router.ts";
+import { dispatcher } from "./routes/dispatch.ts";
+import { localHandlers } from "./routes/local.ts";
+
+/** Auth announces revoked or invalidated credentials here, by the SHA-256 of each. */
+export const CREDENTIAL_REVOKED_SUBJECT = "gaia.auth.credential.revoked";
+
+const TARGETS: readonly Target[] = [...BACKENDS, "web"];
+
+/** GAIA_INTERNAL_TOKEN, else the one auth generated in the shared data directory (development). */
+function internalTokenSource(config: GatewayConfig, dataDir: string): () => Promise<string | undefined> {
+  let known = config.internalToken;
+  return async () => {
+    known ??=
+      (await readFile(join(dataDir, "keys", "internal-token"), "utf8").catch(() => "")).trim() || undefined;
+    return known;
+  };
+}
+
+export async function startGateway(ctx: ServiceContext, config: GatewayConfig): Promise<RunningService> {
+  const urls = Object.fromEntries(TARGETS.map((target) => [target, serviceUrl(ctx.env, target)]));
+  const upstreams = new Upstreams(urls as Record<Target, string>, ctx.log);
+  const authenticator = new Authenticator({
+    cache: ctx.cache,
+    client: new AuthClient({
+      pool: upstreams.pool("auth"),
+      internalToken: internalTokenSource(config, ctx.env.GAIA_DATA_DIR),
+    }),
+    localTtlMs: config.identityCacheMs,
+  });
+  const unsubscribe = ctx.bus.subscribe(CREDENTIAL_REVOKED_SUBJECT, (payload) => {
+    const hashes = (payload as { hashes?: unknown } | null)?.hashes;
+    if (Array.isArray(hashes)) authenticator.revoke(hashes.filter((h): h is string => typeof h === "string"));
+  });
+
+  const health = async () =>
+    summarize(
+      await checkBackends(BACKENDS, (backend) => upstreams.health(backend, config.healthTimeoutMs)),
+      { kind: ctx.cache.kind, healthy: ctx.cache.healthy() },
+      { kind: ctx.bus.kind, healthy: ctx.bus.healthy() },
+    );
+
+  const { app } = createApp({
+    name: "gateway",
+    log: ctx.log,
+    parseJson: false,
+    health,
+    routes: (app) => {
+      app.use(
+        dispatcher({
+          router: compileRoutes(ROUTES),
+          cors: corsPolicy(config.corsOrigins),
+          authenticator,
+          limiter: new RateLimiter(ctx.cache, config.rateLimits),
+          upstreams,
+          timeouts: config.timeouts,
+          local: localHandlers({
+            openapi: JSON.stringify(openApiDocument(ROUTES, packageJson.version)),
+            health,
+          }),
+        }),
+      );
+    },
+  });
+
+  return runApp(ctx, app, async () => {
+    unsubscribe();
+    await upstreams.close();
+  });
+}
+
+export const start: StartService = (ctx) => startGateway(ctx, loadGatewayConfig());

@@ -1,0 +1,331 @@
+import type { BackendName } from "@gaia/kit";
+
+/**
+ * The public API as data: every path the gateway answers, where it goes, and on what terms. The gateway's
+ * behaviour, its OpenAPI document and its tests are all derived from this one list.
+ *
+ * Backends mount their public paths at the same full path the client uses (`/api/v1/chat` on chat,
+ * `/api/v1/auth/login` on auth), so most rows forward unchanged; `rewrite` names a different upstream path
+ * only where the old platform exposed an alias (the experimental chat variants, the KB-flavoured chat paths).
+ *
+ * Path syntax: literal segments, `{name}` for one segment, and a final `{name+}` for one or more segments
+ * (a prefix: the path itself and everything below it).
+ */
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type Target = BackendName | "web";
+/** `required`: no credential, no entry. `optional`: a credential, when given, must be valid and is passed on. */
+export type AuthMode = "required" | "optional" | "none";
+/** Upstream time limits, configured per class: `stream` for LLM calls and SSE, `long` for asset generation. */
+export type TimeoutClass = "default" | "stream" | "long";
+/** Answered by the gateway itself. */
+export type LocalHandler = "health" | "openapi" | "root" | "calculator";
+/** Request body schemas named in the OpenAPI document (see openapi.ts). */
+export type SchemaName =
+  | "ChatRequest"
+  | "ChatCompletionRequest"
+  | "Credentials"
+  | "RefreshRequest"
+  | "ApiKeyRequest"
+  | "UserUpdate"
+  | "AssetRequest"
+  | "KbRequest"
+  | "CalculatorRequest";
+
+export interface Route {
+  methods: readonly Method[];
+  path: string;
+  /** A backend, or a handler inside the gateway. */
+  to: Target | { local: LocalHandler };
+  /** The upstream path when it differs from the public one; `{name}` placeholders are filled from the path. */
+  rewrite?: string;
+  auth: AuthMode;
+  timeout: TimeoutClass;
+  /** Largest request body in bytes; larger answers 413. */
+  bodyLimit: number;
+  /** Counted against the caller's rate limit (false for probes and the web UI's pages and static files). */
+  rateLimited: boolean;
+  /** Only when the request carries a credential: lets `GET /` answer API clients and browsers differently. */
+  whenCredentials?: true;
+  tag: string;
+  summary: string;
+  body?: SchemaName;
+  /** The answer may be a text/event-stream. */
+  streams?: true;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SMALL = 64 * KiB;
+const DEFAULT = 1 * MiB;
+const CHAT = 4 * MiB;
+const UPLOAD = 16 * MiB;
+
+type Base = Omit<Route, "methods" | "path" | "summary">;
+const authRoute: Base = {
+  to: "auth",
+  auth: "required",
+  timeout: "default",
+  bodyLimit: SMALL,
+  rateLimited: true,
+  tag: "Auth",
+};
+const chatRoute: Base = {
+  to: "chat",
+  auth: "required",
+  timeout: "default",
+  bodyLimit: DEFAULT,
+  rateLimited: true,
+  tag: "Chat",
+};
+const chatCall: Base = {
+  ...chatRoute,
+  timeout: "stream",
+  bodyLimit: CHAT,
+  body: "ChatRequest",
+  streams: true,
+};
+const assetRoute: Base = {
+  to: "asset",
+  auth: "required",
+  timeout: "default",
+  bodyLimit: DEFAULT,
+  rateLimited: true,
+  tag: "Assets",
+};
+const kbRoute: Base = {
+  to: "kb",
+  auth: "required",
+  timeout: "default",
+  bodyLimit: DEFAULT,
+  rateLimited: true,
+  tag: "Knowledge base",
+  body: "KbRequest",
+};
+const webPage: Base = {
+  to: "web",
+  auth: "none",
+  timeout: "default",
+  bodyLimit: DEFAULT,
+  rateLimited: false,
+  tag: "Web UI",
+};
+
+const route = (
+  methods: readonly Method[],
+  path: string,
+  summary: string,
+  base: Base,
+  extra: Partial<Base> = {},
+): Route => ({
+  ...base,
+  ...extra,
+  methods,
+  path,
+  summary,
+});
+const GET = ["GET"] as const;
+const POST = ["POST"] as const;
+const DELETE = ["DELETE"] as const;
+const ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+/** Experimental chat endpoints of the first implementation; each is answered by the unified chat. */
+const CHAT_VARIANTS = [
+  "mcp-agent",
+  "mcp-agent-hot",
+  "direct",
+  "direct-db",
+  "orchestrated",
+  "ultrafast",
+  "ultrafast-redis",
+  "ultrafast-redis-v2",
+  "ultrafast-redis-v3",
+] as const;
+const SCENARIOS = ["gamemaster", "worldbuilding", "storytelling", "problemsolving"] as const;
+/** The first implementation sent these KB-flavoured chat paths to the KB service: search, context, multitask. */
+const KB_CHAT: Record<string, string> = {
+  "kb-enhanced": "search",
+  "kb-research": "search",
+  "kb-gamemaster": "search",
+  "kb-development": "search",
+  "kb-search": "search",
+  "kb-context": "context",
+  "kb-multitask": "multitask",
+};
+const KB_OPERATIONS = ["search", "read", "context", "navigate", "list", "write", "move"] as const;
+
+export const ROUTES: readonly Route[] = [
+  // The gateway itself.
+  {
+    methods: GET,
+    path: "/health",
+    to: { local: "health" },
+    auth: "none",
+    timeout: "default",
+    bodyLimit: 0,
+    rateLimited: false,
+    tag: "Gateway",
+    summary: "Gateway status with each backend's; degraded, not failing, when one is down",
+  },
+  {
+    methods: GET,
+    path: "/openapi.json",
+    to: { local: "openapi" },
+    auth: "none",
+    timeout: "default",
+    bodyLimit: 0,
+    rateLimited: false,
+    tag: "Gateway",
+    summary: "This document",
+  },
+  {
+    methods: GET,
+    path: "/",
+    to: { local: "root" },
+    auth: "required",
+    timeout: "default",
+    bodyLimit: 0,
+    rateLimited: true,
+    whenCredentials: true,
+    tag: "Gateway",
+    summary: "API versions (with a credential; without one, the web UI's home page)",
+  },
+  {
+    methods: POST,
+    path: "/calculator/add",
+    to: { local: "calculator" },
+    auth: "none",
+    timeout: "default",
+    bodyLimit: KiB,
+    rateLimited: true,
+    tag: "Legacy",
+    summary: "Legacy calculator of the first platform: {a, b} → {result}",
+    body: "CalculatorRequest",
+  },
+
+  // Auth: sign-up and sign-in are public; the rest carries the caller.
+  route(POST, "/api/v1/auth/register", "Register with email and password", authRoute, {
+    auth: "none",
+    body: "Credentials",
+  }),
+  route(POST, "/api/v1/auth/login", "Log in; answers access and refresh tokens", authRoute, {
+    auth: "none",
+    body: "Credentials",
+  }),
+  route(POST, "/api/v1/auth/refresh", "Exchange a refresh token for new tokens", authRoute, {
+    auth: "none",
+    body: "RefreshRequest",
+  }),
+  route(POST, "/api/v1/auth/logout", "Log out (revokes the refresh token)", authRoute, {
+    auth: "optional",
+    body: "RefreshRequest",
+  }),
+  route(POST, "/api/v1/auth/validate", "Validate a JWT or API key", authRoute, { auth: "optional" }),
+  route(POST, "/api/v1/auth/confirm", "Confirm an email address", authRoute, { auth: "optional" }),
+  route(POST, "/api/v1/auth/resend-verification", "Resend the verification email", authRoute, {
+    auth: "optional",
+  }),
+  route(GET, "/api/v1/auth/me", "The caller", authRoute),
+  route(GET, "/api/v1/auth/keys", "The caller's API keys", authRoute),
+  route(POST, "/api/v1/auth/keys", "Create an API key (shown once)", authRoute, { body: "ApiKeyRequest" }),
+  route(DELETE, "/api/v1/auth/keys/{id}", "Revoke an API key", authRoute),
+  route(GET, "/api/v1/auth/users", "Users (admin)", authRoute),
+  route(["PATCH"], "/api/v1/auth/users/{id}", "Change a user's role or disable them (admin)", authRoute, {
+    body: "UserUpdate",
+  }),
+  route(ANY, "/api/v1/auth/{path+}", "Other auth endpoints", authRoute, { auth: "optional" }),
+
+  // Chat, v1 and the OpenAI-compatible surface.
+  route(POST, "/api/v1/chat", "Unified chat; `stream: true` answers SSE", chatCall),
+  route(POST, "/api/v1/chat/completions", "OpenAI-compatible chat completions", chatCall, {
+    body: "ChatCompletionRequest",
+  }),
+  route(GET, "/api/v1/models", "OpenAI-compatible model list", chatRoute),
+  route(GET, "/api/v1/models/{model}", "OpenAI-compatible model", chatRoute),
+  route(GET, "/api/v1/chat/status", "Chat history status", chatRoute),
+  route(DELETE, "/api/v1/chat/history", "Clear chat history", chatRoute),
+  route(POST, "/api/v1/chat/reload-prompt", "Reload the system prompt", chatRoute),
+  route(["GET", "POST"], "/api/v1/chat/personas", "List or create personas", chatRoute),
+  route(ANY, "/api/v1/chat/personas/{path+}", "A persona", chatRoute),
+  ...SCENARIOS.map((name) => route(POST, `/api/v1/chat/${name}`, `Multi-agent scenario: ${name}`, chatCall)),
+  ...CHAT_VARIANTS.map((name) =>
+    route(POST, `/api/v1/chat/${name}`, `Experimental variant, answered by the unified chat`, chatCall, {
+      rewrite: "/api/v1/chat",
+    }),
+  ),
+  ...Object.entries(KB_CHAT).map(([name, operation]) =>
+    route(POST, `/api/v1/chat/${name}`, `KB ${operation} (legacy chat path)`, kbRoute, {
+      rewrite: `/api/v0.2/kb/${operation}`,
+    }),
+  ),
+  route(ANY, "/api/v1/chat/{path+}", "Other chat endpoints (the scenario list, ...)", chatRoute),
+  route(["GET", "POST"], "/api/v1/conversations", "List or create conversations", chatRoute),
+  route(ANY, "/api/v1/conversations/{path+}", "A conversation and its messages", chatRoute),
+
+  // Chat, v0.2.
+  route(GET, "/api/v0.2", "v0.2 API information", chatRoute, { auth: "optional" }),
+  route(GET, "/api/v0.2/health", "v0.2 health", chatRoute, { auth: "optional" }),
+  route(POST, "/api/v0.2/chat", "v0.2 chat (streaming or not)", chatCall),
+  route(POST, "/api/v0.2/chat/stream", "v0.2 chat, always streaming", chatCall),
+  route(GET, "/api/v0.2/chat/status", "v0.2 chat status", chatRoute),
+  route(DELETE, "/api/v0.2/chat/history", "v0.2 clear history", chatRoute),
+  route(POST, "/api/v0.2/chat/reload-prompt", "v0.2 reload prompt", chatRoute),
+  route(ANY, "/api/v0.2/chat/{path+}", "Other v0.2 chat endpoints (streaming cache, status, ...)", chatRoute),
+  route(GET, "/api/v0.2/providers", "LLM providers", chatRoute),
+  route(GET, "/api/v0.2/providers/{path+}", "A provider, its models, health and stats", chatRoute),
+  route(GET, "/api/v0.2/models", "LLM models", chatRoute),
+  route(GET, "/api/v0.2/models/{path+}", "A model", chatRoute),
+  route(["GET", "POST"], "/api/v0.2/personas", "List or create personas", chatRoute),
+  route(ANY, "/api/v0.2/personas/{path+}", "A persona; current; set", chatRoute),
+  route(ANY, "/api/v0.2/usage/{path+}", "Usage: current, history, log, limits, billing", chatRoute),
+  route(
+    ANY,
+    "/api/v0.2/performance/{path+}",
+    "Performance: summary, providers, stages, live, reset",
+    chatRoute,
+  ),
+
+  // Chat, v0.3 (the clean interface).
+  route(POST, "/api/v0.3/chat", "v0.3 chat (clean format)", chatCall),
+  route(["GET", "POST"], "/api/v0.3/conversations", "List or create conversations", chatRoute),
+  route(ANY, "/api/v0.3/conversations/{path+}", "A conversation", chatRoute),
+
+  // Assets.
+  route(GET, "/api/v1/assets", "List assets", assetRoute),
+  route(POST, "/api/v1/assets/generate", "Generate an asset", assetRoute, {
+    timeout: "long",
+    bodyLimit: UPLOAD,
+    body: "AssetRequest",
+  }),
+  route(GET, "/api/v1/assets/test", "Asset service test endpoint", assetRoute, { auth: "optional" }),
+  route(GET, "/api/v1/assets/{id}", "An asset", assetRoute),
+  route(ANY, "/api/v1/assets/{path+}", "Other asset endpoints (jobs, files)", assetRoute, {
+    timeout: "long",
+  }),
+  route(ANY, "/api/v0.2/assets/pricing/{path+}", "Asset pricing, analytics and cost estimates", assetRoute),
+
+  // Knowledge base.
+  ...KB_OPERATIONS.map((op) =>
+    route(POST, `/api/v0.2/kb/${op}`, `KB ${op}`, kbRoute, op === "write" ? { bodyLimit: UPLOAD } : {}),
+  ),
+  route(DELETE, "/api/v0.2/kb/delete", "KB delete", kbRoute),
+  route(GET, "/api/v0.2/kb/git/status", "KB Git status", kbRoute, { body: undefined }),
+  route(ANY, "/api/v0.2/kb/sync/{path+}", "KB sync with Git", kbRoute, { timeout: "long", body: undefined }),
+  route(ANY, "/api/v0.2/kb/{path+}", "Other KB endpoints (cache, status, ...)", kbRoute, { body: undefined }),
+
+  // The web UI: pages, forms and its own JSON endpoints, public here (the web service keeps its sessions).
+  route(GET, "/", "Web UI home", webPage),
+  ...["/login", "/register", "/logout", "/email-verification"].map((path) =>
+    route(GET, path, `Web UI ${path.slice(1)} page`, webPage),
+  ),
+  route(GET, "/chat", "Web UI chat", webPage),
+  route(["GET", "POST"], "/chat/{path+}", "Web UI conversation", webPage),
+  route(["GET", "POST"], "/auth/{path+}", "Web UI sign-in forms", webPage),
+  route(ANY, "/api/chat/{path+}", "Web UI chat calls", webPage, { timeout: "stream", streams: true }),
+  route(["GET"], "/api/conversations", "Web UI conversation list", webPage),
+  route(ANY, "/api/conversations/{path+}", "Web UI conversation", webPage),
+  route(GET, "/api/search-conversations", "Web UI conversation search", webPage),
+  route(GET, "/static/{path+}", "Web UI static files", webPage),
+  route(GET, "/debug/{path+}", "Web UI debug pages", webPage),
+  route(GET, "/test/{path+}", "Web UI test pages", webPage),
+];

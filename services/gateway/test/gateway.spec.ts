@@ -1,0 +1,519 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import { issueKeyForEmail } from "@gaia/auth/bootstrap";
+import type { Role } from "@gaia/kit";
+import OpenAI from "openai";
+import { type StoppableServer, startNats, startRedis } from "../../../test/support/servers.ts";
+import {
+  type Auth,
+  call,
+  eventually,
+  type Gateway,
+  jwksVerifier,
+  type Reply,
+  type Seen,
+  startRealAuth,
+  startTestBackend,
+  startTestGateway,
+  type TestBackend,
+} from "./platform.ts";
+
+let n = 0;
+const email = (tag: string) => `${tag}-${process.pid}-${++n}@gateway.test`;
+
+describe("gateway against real auth, Redis and NATS", function () {
+  this.timeout(60_000);
+  let redis: StoppableServer;
+  let nats: StoppableServer;
+  let auth: Auth;
+  let backend: TestBackend;
+  let gateway: Gateway;
+  let url: string;
+  const issue = async (role: Role, tag: string = role) =>
+    (await issueKeyForEmail(auth.runtime.db.prisma, email(tag), role, tag)).key;
+
+  before(async () => {
+    [redis, nats] = await Promise.all([startRedis(), startNats()]);
+    auth = await startRealAuth(redis, nats.url);
+    backend = await startTestBackend(jwksVerifier(auth.url));
+    gateway = await startTestGateway({
+      redisUrl: redis.url,
+      natsUrl: nats.url,
+      urls: { auth: auth.url, chat: backend.url, kb: backend.url },
+      env: {
+        GAIA_CORS_ORIGINS: "https://game.example",
+        GAIA_RATE_LIMIT_GUEST: "3",
+        // Short, for the 504 test, yet long enough for a password hash (login) on a busy machine.
+        GAIA_GATEWAY_TIMEOUT_MS: "3000",
+        // Long enough that only the revocation event can explain a revoked key stopping within a test.
+        GAIA_GATEWAY_IDENTITY_CACHE_MS: "60000",
+      },
+    });
+    url = gateway.url;
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+    await auth?.close();
+  });
+
+  describe("routing and errors", () => {
+    it("answers an unknown path with a JSON 404 and a request id", async () => {
+      const reply = await call(`${url}/no/such/path`);
+      assert.equal(reply.status, 404);
+      assert.match(String(reply.body.detail), /No route/);
+      assert.ok(reply.headers.get("x-request-id"));
+      assert.match(reply.headers.get("content-type") ?? "", /application\/json/);
+    });
+
+    it("answers a known path with the wrong method with 405 and Allow", async () => {
+      const reply = await call(`${url}/api/v1/chat`, { method: "PUT" });
+      assert.equal(reply.status, 405);
+      assert.equal(reply.headers.get("allow"), "POST");
+      assert.ok(reply.body.detail);
+    });
+
+    it("refuses dot segments", async () => {
+      const reply = await new Promise<number>((resolve, reject) => {
+        // A raw path: URL parsing (fetch, or http.request given a URL) would resolve the dots away first.
+        const { hostname, port } = new URL(url);
+        const path = "/api/v1/assets/../../internal/authenticate";
+        const req = httpRequest({ hostname, port, path, method: "GET" }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.equal(reply, 400);
+    });
+
+    it("publishes an OpenAPI 3.1 document without authentication", async () => {
+      const reply = await call<{ openapi: string; paths: Record<string, unknown> }>(`${url}/openapi.json`);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.openapi, "3.1.0");
+      assert.ok(reply.body.paths["/api/v1/chat/completions"]);
+    });
+
+    it("counts requests in its metrics by route pattern, not by path", async () => {
+      const key = await issue("user", "metrics");
+      await call(`${url}/api/v1/conversations/c-42/messages`, { headers: { "x-api-key": key } });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /gaia_http_requests_total\{[^}]*route="\/api\/v1\/conversations\/\{path\+\}"/);
+      assert.doesNotMatch(metrics, /c-42/);
+    });
+
+    it("keeps the first platform's calculator", async () => {
+      const reply = await call(`${url}/calculator/add`, { method: "POST", body: { a: 2, b: 3.5 } });
+      assert.deepEqual(reply.body, { result: 5.5 });
+      const bad = await call(`${url}/calculator/add`, { method: "POST", body: { a: "x" } });
+      assert.equal(bad.status, 422);
+    });
+
+    it("answers GET / with API versions for a credential, and hands browsers to the web UI (503 until it runs)", async () => {
+      const key = await issue("user", "root");
+      const api = await call(`${url}/`, { headers: { "x-api-key": key } });
+      assert.equal(api.status, 200);
+      assert.ok((api.body.versions as Record<string, string>)["v0.3"]);
+      const page = await call(`${url}/`);
+      assert.equal(page.status, 503);
+      assert.deepEqual(page.body, { detail: "web service is unavailable" });
+    });
+  });
+
+  describe("authentication", () => {
+    it("refuses a request without credentials with 401", async () => {
+      const reply = await call(`${url}/api/v1/models`);
+      assert.equal(reply.status, 401);
+      assert.equal(reply.headers.get("www-authenticate"), "Bearer");
+      assert.ok(reply.body.detail);
+    });
+
+    it("refuses a bad key with auth's 401", async () => {
+      const reply = await call(`${url}/api/v1/models`, {
+        headers: { "x-api-key": `gaia_abcdefgh_${"x".repeat(40)}` },
+      });
+      assert.equal(reply.status, 401);
+      assert.equal(reply.body.detail, "Invalid API key");
+    });
+
+    it("carries the caller to the backend as X-Gaia-Identity, with the request id and trace context", async () => {
+      const key = await issue("developer", "carried");
+      const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      const reply = await call<Seen>(`${url}/api/v0.2/providers?verbose=1`, {
+        headers: { "x-api-key": key, "x-request-id": "client-req-1", traceparent },
+      });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.path, "/api/v0.2/providers?verbose=1");
+      assert.equal(reply.body.identity?.role, "developer");
+      assert.equal(reply.body.identity?.authType, "api_key");
+      assert.equal(reply.body.headers["x-request-id"], "client-req-1");
+      assert.equal(reply.headers.get("x-request-id"), "client-req-1");
+      assert.equal(reply.body.headers.traceparent, traceparent);
+      assert.equal(reply.body.headers["x-api-key"], undefined, "the key stays at the gateway");
+    });
+
+    it("ignores a client's X-Gaia-Identity: the backend sees the gateway's token", async () => {
+      const key = await issue("user", "spoofer");
+      // A well-formed token for someone else would be the real threat; any value must simply be replaced.
+      const forged = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJhZG1pbiJ9.c2ln";
+      const reply = await call<Seen>(`${url}/api/v0.2/usage/current`, {
+        headers: { "x-api-key": key, "X-Gaia-Identity": forged, "x-gaia-internal-token": "guess" },
+      });
+      assert.equal(reply.status, 200);
+      assert.notEqual(reply.body.headers["x-gaia-identity"], forged);
+      assert.equal(reply.body.identity?.role, "user");
+      assert.equal(reply.body.headers["x-gaia-internal-token"], undefined);
+
+      const anonymous = await call<Seen>(`${url}/api/v0.2/health`, {
+        headers: { "X-Gaia-Identity": forged },
+      });
+      assert.equal(anonymous.status, 200);
+      assert.equal(anonymous.body.headers["x-gaia-identity"], undefined);
+    });
+
+    it("logs in through the gateway and uses the JWT: register, login, me, then a key made with it", async () => {
+      const who = email("jwt");
+      const password = "correct horse battery staple";
+      const registered = await call(`${url}/api/v1/auth/register`, {
+        method: "POST",
+        body: { email: who, password },
+      });
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
+      const login = await call<{ access_token: string; token_type: string }>(`${url}/api/v1/auth/login`, {
+        method: "POST",
+        body: { email: who, password },
+      });
+      assert.equal(login.status, 200);
+      assert.equal(login.body.token_type, "bearer");
+      const bearer = { authorization: `Bearer ${login.body.access_token}` };
+      const me = await call(`${url}/api/v1/auth/me`, { headers: bearer });
+      assert.equal(me.status, 200);
+      assert.equal(me.body.email, who);
+      const key = await call<{ key: string }>(`${url}/api/v1/auth/keys`, {
+        method: "POST",
+        headers: bearer,
+        body: { name: "made through the gateway" },
+      });
+      assert.equal(key.status, 201);
+      const used = await call<Seen>(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key.body.key } });
+      assert.equal(used.status, 200);
+      assert.equal(used.body.identity?.authType, "api_key");
+    });
+
+    it("serves the official openai SDK with a Gaia key as its apiKey", async () => {
+      const key = await issue("user", "openai-sdk");
+      const client = new OpenAI({ apiKey: key, baseURL: `${url}/api/v1` });
+      const models = await client.models.list();
+      assert.deepEqual(
+        models.data.map((m) => m.id),
+        ["echo"],
+      );
+    });
+
+    it("stops a revoked key at once: auth's event clears the gateway's memory", async () => {
+      const who = email("revoke");
+      const password = "correct horse battery staple";
+      await call(`${url}/api/v1/auth/register`, { method: "POST", body: { email: who, password } });
+      const login = await call<{ access_token: string }>(`${url}/api/v1/auth/login`, {
+        method: "POST",
+        body: { email: who, password },
+      });
+      const bearer = { authorization: `Bearer ${login.body.access_token}` };
+      const created = await call<{ id: string; key: string }>(`${url}/api/v1/auth/keys`, {
+        method: "POST",
+        headers: bearer,
+        body: { name: "short-lived" },
+      });
+      const withKey = { "x-api-key": created.body.key };
+      assert.equal((await call(`${url}/api/v0.2/personas`, { headers: withKey })).status, 200);
+      const revoked = await call(`${url}/api/v1/auth/keys/${created.body.id}`, {
+        method: "DELETE",
+        headers: bearer,
+      });
+      assert.equal(revoked.status, 204);
+      // The gateway holds identities for a minute in this test; only the bus event can make this pass.
+      const refused = await eventually(async () => {
+        const reply = await call(`${url}/api/v0.2/personas`, { headers: withKey });
+        return reply.status === 401 && reply;
+      }, 2000);
+      assert.match(String(refused.body.detail), /revoked|Invalid/);
+    });
+
+    it("lets a second gateway use the shared cache: it only asks auth for a service token", async () => {
+      const key = await issue("user", "shared-cache");
+      assert.equal((await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key } })).status, 200);
+      const other = await startTestGateway({
+        redisUrl: redis.url,
+        natsUrl: nats.url,
+        urls: { auth: auth.url, chat: backend.url },
+      });
+      try {
+        const before = await internalCalls(auth.url);
+        const reply = await call<Seen>(`${other.url}/api/v0.2/personas`, { headers: { "x-api-key": key } });
+        assert.equal(reply.status, 200);
+        assert.equal(reply.body.identity?.role, "user");
+        const after = await internalCalls(auth.url);
+        assert.equal(after.authenticate - before.authenticate, 0, "no credential check at auth");
+        assert.equal(after.serviceToken - before.serviceToken, 1, "one service token minted");
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("answers 503 when auth is unreachable and nothing is cached", async () => {
+      const orphan = await startTestGateway({ urls: { chat: backend.url } });
+      try {
+        const reply = await call(`${orphan.url}/api/v1/models`, {
+          headers: { "x-api-key": await issue("user") },
+        });
+        assert.equal(reply.status, 503);
+        assert.deepEqual(reply.body, { detail: "auth service is unavailable" });
+      } finally {
+        await orphan.close();
+      }
+    });
+  });
+
+  describe("limits", () => {
+    it("rate-limits per credential by role: 429 with Retry-After and RateLimit-* headers", async () => {
+      const key = await issue("guest", "limited");
+      const statuses: number[] = [];
+      let last: Reply | undefined;
+      for (let i = 0; i < 4; i++) {
+        last = await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key } });
+        statuses.push(last.status);
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      assert.ok(last);
+      assert.equal(last.headers.get("ratelimit-limit"), "3");
+      assert.equal(last.headers.get("ratelimit-remaining"), "0");
+      const reset = Number(last.headers.get("ratelimit-reset"));
+      assert.ok(reset >= 1 && reset <= 60, String(reset));
+      assert.equal(last.headers.get("retry-after"), String(reset));
+      assert.match(String(last.body.detail), /Rate limit/);
+      // Another credential of the same role has its own count.
+      const other = await call(`${url}/api/v0.2/personas`, {
+        headers: { "x-api-key": await issue("guest") },
+      });
+      assert.equal(other.status, 200);
+      assert.equal(other.headers.get("ratelimit-remaining"), "2");
+    });
+
+    it("refuses a body over the route's limit with 413, declared or chunked", async () => {
+      const big = JSON.stringify({ email: "a@b.c", password: "x".repeat(100 * 1024) });
+      const declared = await call(`${url}/api/v1/auth/login`, { method: "POST", body: big });
+      assert.equal(declared.status, 413);
+      assert.equal(declared.body.detail, "Request body too large");
+
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(
+          `${url}/api/v1/auth/login`,
+          { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } },
+          (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on("error", reject);
+        for (let i = 0; i < 10; i++) req.write("x".repeat(10 * 1024));
+        req.end();
+      });
+      assert.equal(chunked.status, 413);
+      assert.equal(JSON.parse(chunked.body).detail, "Request body too large");
+    });
+
+    it("streams a large request body through unchanged", async () => {
+      const key = await issue("developer", "upload");
+      const payload = randomBytes(3 * 1024 * 1024).toString("base64");
+      const reply = await call<Seen>(`${url}/api/v0.2/kb/write`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({ path: "big.md", content: payload }),
+      });
+      assert.equal(reply.status, 200);
+      const sent = JSON.stringify({ path: "big.md", content: payload });
+      assert.equal(reply.body.bytes, Buffer.byteLength(sent));
+      assert.equal(reply.body.sha256, createHash("sha256").update(sent).digest("hex"));
+    });
+
+    it("answers 504 when a backend does not answer within the route's time", async () => {
+      const key = await issue("user", "patient");
+      const started = Date.now();
+      const reply = await call(`${url}/api/v1/chat/status`, { headers: { "x-api-key": key } });
+      assert.equal(reply.status, 504);
+      assert.deepEqual(reply.body, { detail: "chat service timed out" });
+      assert.ok(Date.now() - started < 10_000);
+    });
+  });
+
+  describe("streaming", () => {
+    it("delivers each SSE event when the backend writes it, not when it finishes", async () => {
+      const key = await issue("user", "sse");
+      const started = performance.now();
+      const response = await fetch(`${url}/api/v1/chat`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({ message: "hi", stream: true }),
+      });
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      const arrivals: { at: number; text: string }[] = [];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        arrivals.push({ at: performance.now() - started, text: decoder.decode(value) });
+      }
+      const first = arrivals.find((a) => a.text.includes('"one"'));
+      const second = arrivals.find((a) => a.text.includes('"two"'));
+      assert.ok(first && second, JSON.stringify(arrivals));
+      // The backend waits 500 ms between the two: a buffering hop would deliver them together at the end.
+      const gap = second.at - first.at;
+      assert.ok(gap >= 350, `event one arrived only ${gap.toFixed(0)} ms before event two`);
+      assert.ok(arrivals.at(-1)?.text.includes('"done"'));
+    });
+
+    it("passes a stream's headers on at once, before its first event", async () => {
+      const key = await issue("user", "headers-first");
+      const response = await fetch(`${url}/api/v1/chat/worldbuilding`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({ message: "hi" }),
+      });
+      const headersAt = performance.now();
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /"done"/);
+      // The backend waits 400 ms after its headers: they must not have waited for the body.
+      const bodyAfter = performance.now() - headersAt;
+      assert.ok(bodyAfter >= 300, `headers came only ${bodyAfter.toFixed(0)} ms before the end`);
+    });
+
+    it("never ends a stream cleanly when the backend breaks off half-way", async () => {
+      const key = await issue("user", "broken");
+      const response = await fetch(`${url}/api/v0.2/chat`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({ message: "hi", stream: true }),
+      });
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      const first = await reader.read();
+      assert.match(new TextDecoder().decode(first.value), /"half"/);
+      await assert.rejects(async () => {
+        for (;;) if ((await reader.read()).done) break;
+      }, "the client must see the break, not a finished stream");
+    });
+
+    it("aborts the upstream request when the client goes away", async () => {
+      const key = await issue("user", "leaver");
+      const requestId = `leaver-${Date.now()}`;
+      const controller = new AbortController();
+      const response = await fetch(`${url}/api/v0.3/chat`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json", "x-request-id": requestId },
+        body: JSON.stringify({ message: "hi", stream: true }),
+        signal: controller.signal,
+      });
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      assert.match(new TextDecoder().decode(value), /"one"/);
+      controller.abort();
+      await eventually(async () => backend.closedEarly.has(requestId), 3000);
+    });
+  });
+
+  describe("CORS", () => {
+    it("answers a preflight from a configured origin, and refuses others", async () => {
+      const preflight = await fetch(`${url}/api/v1/chat`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://game.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "x-api-key, content-type",
+        },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "https://game.example");
+      assert.equal(preflight.headers.get("access-control-allow-headers"), "x-api-key, content-type");
+      assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);
+      assert.equal(preflight.headers.get("access-control-allow-credentials"), "true");
+
+      const stranger = await call(`${url}/api/v1/chat`, {
+        method: "OPTIONS",
+        headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+      });
+      assert.equal(stranger.status, 403);
+      assert.equal(stranger.headers.get("access-control-allow-origin"), null);
+    });
+
+    it("marks real answers (errors too) for the configured origin and exposes the rate-limit headers", async () => {
+      const reply = await call(`${url}/api/v1/models`, { headers: { origin: "https://game.example" } });
+      assert.equal(reply.status, 401);
+      assert.equal(reply.headers.get("access-control-allow-origin"), "https://game.example");
+      assert.match(reply.headers.get("access-control-expose-headers") ?? "", /RateLimit-Remaining/);
+    });
+  });
+
+  describe("failures around the gateway", () => {
+    it("answers 503 for a backend that is down while the others keep working, and reports degraded health", async () => {
+      const key = await issue("user", "partial");
+      const down = await call(`${url}/api/v1/assets`, { headers: { "x-api-key": key } });
+      assert.equal(down.status, 503);
+      assert.deepEqual(down.body, { detail: "asset service is unavailable" });
+      const up = await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key } });
+      assert.equal(up.status, 200);
+
+      const health = await call<{
+        status: string;
+        services: Record<string, { status: string }>;
+        cache: { status: string };
+      }>(`${url}/health`);
+      assert.equal(health.status, 200);
+      assert.equal(health.body.status, "degraded");
+      assert.equal(health.body.services.auth?.status, "healthy");
+      assert.equal(health.body.services.chat?.status, "healthy");
+      assert.equal(health.body.services.kb?.status, "healthy");
+      assert.equal(health.body.services.asset?.status, "unreachable");
+      assert.equal(health.body.cache.status, "healthy");
+    });
+
+    it("keeps authenticating and limiting with Redis stopped mid-test", async () => {
+      const known = await issue("user", "before-outage");
+      const fresh = await issue("user", "during-outage");
+      assert.equal((await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": known } })).status, 200);
+      await redis.stop();
+      try {
+        for (const key of [known, fresh]) {
+          const reply = await call<Seen>(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key } });
+          assert.equal(reply.status, 200, JSON.stringify(reply.body));
+          assert.equal(reply.body.identity?.role, "user");
+          assert.ok(reply.headers.get("ratelimit-remaining"), "limits counted in process meanwhile");
+        }
+        const bad = await call(`${url}/api/v0.2/personas`, {
+          headers: { "x-api-key": `gaia_abcdefgh_${"y".repeat(40)}` },
+        });
+        assert.equal(bad.status, 401);
+        const health = await call<{ status: string; cache: { status: string } }>(`${url}/health`);
+        assert.equal(health.body.cache.status, "unavailable");
+      } finally {
+        await redis.start();
+      }
+    });
+  });
+});
+
+/** How often auth answered each internal endpoint, from its own metrics. */
+async function internalCalls(authUrl: string): Promise<{ authenticate: number; serviceToken: number }> {
+  const text = await (await fetch(`${authUrl}/metrics`)).text();
+  const sum = (route: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith("gaia_http_requests_total{") && line.includes(`route="${route}"`))
+      .reduce((total, line) => total + Number(line.split(" ").pop()), 0);
+  return { authenticate: sum("/internal/authenticate"), serviceToken: sum("/internal/service-token") };
+}

@@ -1,0 +1,265 @@
+import { createHash } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { startAuth } from "@gaia/auth/main";
+import { loadAuthSettings } from "@gaia/auth/settings";
+import {
+  createLogger,
+  errorHandler,
+  IDENTITY_HEADER,
+  type Identity,
+  type IdentityVerifier,
+  type RunningService,
+  type Runtime,
+  remoteIdentityVerifier,
+  requireIdentity,
+} from "@gaia/kit";
+import express from "express";
+import { startService, testRuntime } from "../../../test/support/runtime.ts";
+import { freePort, type StoppableServer, sharedPostgres } from "../../../test/support/servers.ts";
+import { loadGatewayConfig } from "../src/config.ts";
+import { startGateway } from "../src/main.ts";
+
+/**
+ * The gateway under test with its real neighbours: auth on PostgreSQL, Redis and NATS, and a small backend that
+ * stands in for chat and kb. The backend refuses any request without an X-Gaia-Identity it can verify against
+ * auth's JWKS, exactly as the real backends do, and records what reached it.
+ */
+
+export const INTERNAL_TOKEN = "gateway-test-internal-token-0123456789abcdef";
+
+export interface Seen {
+  method: string;
+  path: string;
+  identity?: Identity;
+  headers: Record<string, string | string[] | undefined>;
+  bytes: number;
+  sha256: string;
+}
+
+export interface TestBackend {
+  url: string;
+  seen: Seen[];
+  /** Request ids whose connection the backend saw close before it answered. */
+  closedEarly: Set<string>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Read the whole body, counting and hashing it. */
+async function drain(req: express.Request): Promise<{ bytes: number; sha256: string; text: string }> {
+  const hash = createHash("sha256");
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req) {
+    bytes += (chunk as Buffer).length;
+    hash.update(chunk as Buffer);
+    if (bytes <= 64 * 1024) chunks.push(chunk as Buffer);
+  }
+  return { bytes, sha256: hash.digest("hex"), text: Buffer.concat(chunks).toString("utf8") };
+}
+
+export async function startTestBackend(verify: IdentityVerifier): Promise<TestBackend> {
+  const seen: Seen[] = [];
+  const closedEarly = new Set<string>();
+  const app = express();
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "healthy", service: "test-backend" });
+  });
+
+  // Every other path needs an identity verified against auth's JWKS (kit's requireIdentity, as the real
+  // backends use it), except the one a client may call anonymously.
+  const identified = requireIdentity(verify);
+  app.use((req, res, next) => {
+    const requestId = String(req.get("x-request-id"));
+    res.on("close", () => {
+      if (!res.writableFinished) closedEarly.add(requestId);
+    });
+    if (req.path === "/api/v0.2/health" && !req.get(IDENTITY_HEADER)) return next();
+    identified(req, res, next);
+  });
+
+  // Server-Sent Events: event one, a pause, event two.
+  app.post(["/api/v1/chat", "/api/v0.3/chat"], async (req, res) => {
+    await drain(req);
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.write('data: {"type":"content","content":"one"}\n\n');
+    await sleep(req.path === "/api/v0.3/chat" ? 10_000 : 500);
+    if (res.destroyed) return;
+    res.write('data: {"type":"content","content":"two"}\n\n');
+    res.end('data: {"type":"done"}\n\n');
+  });
+
+  // Headers at once, the first event only later: a client must see the answer start before it.
+  app.post("/api/v1/chat/worldbuilding", async (req, res) => {
+    await drain(req);
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.flushHeaders();
+    await sleep(400);
+    res.end('data: {"type":"done"}\n\n');
+  });
+
+  // One event, then the connection breaks: for streams that fail half-way.
+  app.post("/api/v0.2/chat", async (req, res) => {
+    await drain(req);
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write('data: {"type":"content","content":"half"}\n\n');
+    await sleep(50);
+    res.socket?.destroy();
+  });
+
+  // Never answers: for timeouts.
+  app.get("/api/v1/chat/status", () => {});
+
+  app.get("/api/v1/models", (_req, res) => {
+    res.json({ object: "list", data: [{ id: "echo", object: "model", created: 0, owned_by: "gaia" }] });
+  });
+
+  // Everything else: an echo of what arrived.
+  app.use(async (req, res) => {
+    const body = await drain(req);
+    const record: Seen = {
+      method: req.method,
+      path: req.originalUrl,
+      identity: res.locals.identity as Identity | undefined,
+      headers: { ...req.headers },
+      bytes: body.bytes,
+      sha256: body.sha256,
+    };
+    seen.push(record);
+    res.json(record);
+  });
+
+  app.use(errorHandler(createLogger("test-backend", "silent")));
+
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    closedEarly,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** A fresh migrated database; copying the template briefly fails while its migration connections close. */
+async function freshDatabase(): Promise<string> {
+  const postgres = await sharedPostgres();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await postgres.createDatabase();
+    } catch (error) {
+      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+export interface Auth {
+  url: string;
+  runtime: Runtime;
+  service: RunningService;
+  close(): Promise<void>;
+}
+
+export async function startRealAuth(redis: StoppableServer, natsUrl: string): Promise<Auth> {
+  const runtime = await testRuntime({ databaseUrl: await freshDatabase(), redisUrl: redis.url, natsUrl });
+  const settings = loadAuthSettings({
+    GAIA_DATA_DIR: runtime.env.GAIA_DATA_DIR,
+    GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN,
+  });
+  const service = await startService(runtime, "auth", (ctx) => startAuth(ctx, settings));
+  return {
+    url: service.url,
+    runtime,
+    service,
+    async close() {
+      await service.close(1000);
+      await runtime.close();
+    },
+  };
+}
+
+export interface Gateway {
+  url: string;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+/** A gateway on its own runtime (its own Redis and NATS connections, as a separate process would have). */
+export async function startTestGateway(options: {
+  redisUrl?: string;
+  natsUrl?: string;
+  urls: Partial<Record<"auth" | "chat" | "kb" | "asset" | "web", string>>;
+  env?: Record<string, string>;
+}): Promise<Gateway> {
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  const urls = { auth: closed, chat: closed, kb: closed, asset: closed, web: closed, ...options.urls };
+  const runtime = await testRuntime({
+    // The gateway keeps no data; a PostgreSQL URL (never queried) spares it opening an embedded database.
+    databaseUrl: (await sharedPostgres()).adminUrl,
+    redisUrl: options.redisUrl,
+    natsUrl: options.natsUrl,
+    env: {
+      GAIA_AUTH_URL: urls.auth,
+      GAIA_CHAT_URL: urls.chat,
+      GAIA_KB_URL: urls.kb,
+      GAIA_ASSET_URL: urls.asset,
+      GAIA_WEB_URL: urls.web,
+    },
+  });
+  const config = loadGatewayConfig({ GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN, ...options.env });
+  const service = await startService(runtime, "gateway", (ctx) => startGateway(ctx, config));
+  return {
+    url: service.url,
+    runtime,
+    async close() {
+      await service.close(1000);
+      await runtime.close();
+    },
+  };
+}
+
+export const jwksVerifier = (authUrl: string) => remoteIdentityVerifier(`${authUrl}/.well-known/jwks.json`);
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function call<T = Record<string, unknown>>(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Reply<T>> {
+  const json = init.body !== undefined && typeof init.body !== "string";
+  const response = await fetch(url, {
+    method: init.method ?? "GET",
+    headers: { ...(json ? { "content-type": "application/json" } : {}), ...init.headers },
+    body: json ? JSON.stringify(init.body) : (init.body as string | undefined),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {}
+  return { status: response.status, body: body as T, headers: response.headers };
+}
+
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(20);
+  }
+}
