@@ -1,0 +1,96 @@
+import type { Logger } from "@gaia/kit/log";
+import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import type { KubeClient } from "./client.ts";
+import { type ResourceType, resourcePath } from "./resources.ts";
+
+/**
+ * An informer: a list-then-watch cache of one resource type (client-node's ListWatch), which relists on 410 Gone
+ * by itself and which this wrapper restarts, with back-off, after any other error. Objects in the cache are the
+ * API's JSON, exactly as the REST client returns them.
+ */
+
+export type InformerEvent = "add" | "update" | "delete";
+
+const RESTART_BASE_MS = 500;
+const RESTART_MAX_MS = 30_000;
+
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  private readonly listWatch: ListWatch<T>;
+  private listed = false;
+  private stopped = false;
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    client: KubeClient,
+    readonly type: ResourceType,
+    namespace: string | undefined,
+    labelSelector: string | undefined,
+    onEvent: (event: InformerEvent, object: T) => void,
+    private readonly log: Logger,
+  ) {
+    const list = async () => {
+      const result = await client.list<T>(type, namespace, labelSelector);
+      this.listed = true;
+      this.failures = 0;
+      return result;
+    };
+    this.listWatch = new ListWatch<T>(
+      resourcePath(type, namespace),
+      new Watch(kubeConfig),
+      list,
+      false,
+      labelSelector,
+    );
+    for (const event of ["add", "update", "delete"] as const)
+      this.listWatch.on(event, (object) => onEvent(event, object));
+    this.listWatch.on("error", (error) => this.restart(error));
+  }
+
+  /** Resolves once the first list succeeded, so the cache is complete before anyone reads it. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    while (!this.stopped) {
+      await this.listWatch.start();
+      if (this.listed) return;
+      await new Promise((resolve) => setTimeout(resolve, this.nextDelay()));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.listWatch.stop();
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.listWatch.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.listWatch.list(namespace);
+  }
+
+  private nextDelay(): number {
+    this.failures += 1;
+    return Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (this.failures - 1));
+  }
+
+  /** The watch ended in an error (410 Gone is relisted by ListWatch itself): start over after a back-off. */
+  private restart(error: unknown): void {
+    if (this.stopped) return;
+    if (!this.listed) {
+      // start() retries the first list itself; say why it has to.
+      this.log.warn({ err: error, kind: this.type.kind }, "cannot list; retrying");
+      return;
+    }
+    const delay = this.nextDelay();
+    this.log.warn({ err: error, kind: this.type.kind, delayMs: delay }, "watch failed; restarting");
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (!this.stopped) void this.listWatch.start();
+    }, delay);
+    this.restartTimer.unref();
+  }
+}

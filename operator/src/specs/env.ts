@@ -1,0 +1,110 @@
+import type { V1EnvVar } from "@kubernetes/client-node";
+import type { GaiaPlatform, ProviderName, ServiceName } from "../api/types.ts";
+import { natsHost } from "./nats.ts";
+import { DATASTORE_PORTS } from "./ports.ts";
+import { postgresHost } from "./postgres.ts";
+import { redisHost } from "./redis.ts";
+import {
+  INTERNAL_TOKEN_KEY,
+  internalTokenSecretName,
+  JWT_KEY_ID,
+  JWT_PRIVATE_KEY,
+  jwtSecretName,
+  POSTGRES_DATABASE,
+  POSTGRES_PASSWORD_KEY,
+  POSTGRES_USER,
+  postgresSecretName,
+} from "./secrets.ts";
+
+/**
+ * The environment of Gaia's containers beyond the shared ConfigMap: connection URLs (secrets among them) and
+ * each service's own credentials. A service gets only the provider keys it uses.
+ */
+
+const secretEnv = (name: string, secret: string, key: string, optional?: boolean): V1EnvVar => ({
+  name,
+  valueFrom: { secretKeyRef: { name: secret, key, ...(optional ? { optional } : {}) } },
+});
+
+/** Environment variable of each provider's key, and of its base URL where the SDK has one. */
+const PROVIDER_ENV: Record<ProviderName, { key: string; baseURL?: string; consumer: ServiceName }> = {
+  openai: { key: "OPENAI_API_KEY", baseURL: "OPENAI_BASE_URL", consumer: "chat" },
+  anthropic: { key: "ANTHROPIC_API_KEY", baseURL: "ANTHROPIC_BASE_URL", consumer: "chat" },
+  stability: { key: "STABILITY_API_KEY", consumer: "asset" },
+  meshy: { key: "MESHY_API_KEY", consumer: "asset" },
+  mubert: { key: "MUBERT_API_KEY", consumer: "asset" },
+  freesound: { key: "FREESOUND_API_KEY", consumer: "asset" },
+  midjourney: { key: "MIDJOURNEY_API_KEY", consumer: "asset" },
+};
+
+/** DATABASE_URL, REDIS_URL and NATS_URL: built for managed datastores, read from the user's Secret for external ones. */
+export function datastoreEnv(platform: GaiaPlatform): V1EnvVar[] {
+  const { postgres, redis, nats } = platform.spec;
+  const env: V1EnvVar[] = [];
+  if (postgres.external) {
+    env.push(secretEnv("DATABASE_URL", postgres.external.secretRef.name, postgres.external.secretRef.key));
+  } else {
+    // Kubernetes expands $(VAR) from variables defined earlier, so the password never sits in the pod spec.
+    env.push(secretEnv("GAIA_POSTGRES_PASSWORD", postgresSecretName(platform), POSTGRES_PASSWORD_KEY));
+    env.push({
+      name: "DATABASE_URL",
+      value: `postgresql://${POSTGRES_USER}:$(GAIA_POSTGRES_PASSWORD)@${postgresHost(platform)}:${DATASTORE_PORTS.postgres}/${POSTGRES_DATABASE}`,
+    });
+  }
+  env.push(
+    redis.external
+      ? secretEnv("REDIS_URL", redis.external.secretRef.name, redis.external.secretRef.key)
+      : { name: "REDIS_URL", value: `redis://${redisHost(platform)}:${DATASTORE_PORTS.redis}` },
+  );
+  env.push(
+    nats.external
+      ? secretEnv("NATS_URL", nats.external.secretRef.name, nats.external.secretRef.key)
+      : { name: "NATS_URL", value: `nats://${natsHost(platform)}:${DATASTORE_PORTS.nats}` },
+  );
+  return env;
+}
+
+function ownEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
+  const { spec } = platform;
+  const env: V1EnvVar[] = [];
+  for (const [provider, wiring] of Object.entries(PROVIDER_ENV) as [
+    ProviderName,
+    (typeof PROVIDER_ENV)[ProviderName],
+  ][]) {
+    const config = spec.providers?.[provider];
+    if (!config || wiring.consumer !== service) continue;
+    env.push(secretEnv(wiring.key, config.secretRef.name, config.secretRef.key));
+    if (wiring.baseURL && config.baseURL) env.push({ name: wiring.baseURL, value: config.baseURL });
+  }
+  if (service === "gateway" || service === "auth") {
+    env.push(secretEnv("GAIA_INTERNAL_TOKEN", internalTokenSecretName(platform), INTERNAL_TOKEN_KEY));
+  }
+  if (service === "auth") {
+    env.push(secretEnv("GAIA_JWT_PRIVATE_KEY", jwtSecretName(platform), JWT_PRIVATE_KEY));
+    env.push(secretEnv("GAIA_JWT_KEY_ID", jwtSecretName(platform), JWT_KEY_ID));
+    const supabase = spec.auth?.supabase;
+    if (supabase?.jwtSecretRef) {
+      env.push(secretEnv("SUPABASE_JWT_SECRET", supabase.jwtSecretRef.name, supabase.jwtSecretRef.key));
+    }
+    if (supabase?.jwksUrl) env.push({ name: "SUPABASE_JWKS_URL", value: supabase.jwksUrl });
+  }
+  if (service === "kb" && spec.kb.git) {
+    const { git } = spec.kb;
+    env.push({ name: "KB_GIT_URL", value: git.url }, { name: "KB_GIT_BRANCH", value: git.branch });
+    if (git.credentialsSecretRef) {
+      env.push(secretEnv("KB_GIT_USERNAME", git.credentialsSecretRef.name, "username", true));
+      env.push(secretEnv("KB_GIT_PASSWORD", git.credentialsSecretRef.name, "password", true));
+    }
+  }
+  return env;
+}
+
+/** Everything a service's container gets besides the ConfigMap; the user's spec.services.<name>.env wins. */
+export function serviceEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
+  const user = (platform.spec.services[service].env ?? []) as V1EnvVar[];
+  const overridden = new Set(user.map((variable) => variable.name));
+  const operator = [...datastoreEnv(platform), ...ownEnv(platform, service)].filter(
+    (v) => !overridden.has(v.name),
+  );
+  return [...operator, ...user];
+}

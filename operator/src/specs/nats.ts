@@ -1,0 +1,188 @@
+import type { V1ConfigMap, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import type { GaiaPlatform } from "../api/types.ts";
+import { hashOf } from "../hash.ts";
+import { quantityToBytes } from "../quantity.ts";
+import { ANNOTATION_CONFIG_CHECKSUM, childMeta, childName, labels, selectorLabels } from "./labels.ts";
+import type { Manifest } from "./manifest.ts";
+import { natsOpaquePorts, podMeshAnnotations, serviceMeshAnnotations } from "./mesh.ts";
+import { DATASTORE_PORTS, NATS_CLUSTER_PORT, NATS_MONITOR_PORT, natsClustered } from "./ports.ts";
+import {
+  containerResources,
+  containerSecurityContext,
+  dataVolumeClaim,
+  podSecurityContext,
+  serviceAccount,
+  serviceAccountName,
+} from "./workload.ts";
+
+/**
+ * The managed NATS, laid out like its official Helm chart: a StatefulSet with JetStream on a file store, a
+ * headless Service that governs it (and lets clustered servers find each other before they are ready), a client
+ * Service, the server configuration in a ConfigMap, probes on the monitoring port's /healthz.
+ */
+
+const NATS_UID = 1000;
+const CONFIG_DIR = "/etc/nats-config";
+const STORE_DIR = "/data";
+
+export function natsHost(platform: GaiaPlatform): string {
+  return childName(platform, "nats");
+}
+
+function headlessName(platform: GaiaPlatform): string {
+  return childName(platform, "nats-headless");
+}
+
+/** nats.conf. $SERVER_NAME comes from the pod's name, so each server keeps its identity across restarts. */
+export function natsConfig(platform: GaiaPlatform): string {
+  const managed = platform.spec.nats.managed;
+  if (!managed) throw new Error("natsConfig needs spec.nats.managed");
+  const lines = [
+    "server_name: $SERVER_NAME",
+    `port: ${DATASTORE_PORTS.nats}`,
+    `http_port: ${NATS_MONITOR_PORT}`,
+    "jetstream {",
+    `  store_dir: ${STORE_DIR}/jetstream`,
+    `  max_file_store: ${quantityToBytes(managed.jetstream.storage)}`,
+    "}",
+  ];
+  if (natsClustered(platform)) {
+    const sts = childName(platform, "nats");
+    const routes = Array.from(
+      { length: managed.replicas },
+      (_, i) => `    nats://${sts}-${i}.${headlessName(platform)}:${NATS_CLUSTER_PORT}`,
+    );
+    lines.push(
+      "cluster {",
+      `  name: ${sts}`,
+      `  port: ${NATS_CLUSTER_PORT}`,
+      "  no_advertise: true",
+      "  connect_retries: 120",
+      "  routes: [",
+      ...routes,
+      "  ]",
+      "}",
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function nats(platform: GaiaPlatform): Manifest[] {
+  const managed = platform.spec.nats.managed;
+  if (!managed) return [];
+  const clustered = natsClustered(platform);
+  const config = natsConfig(platform);
+  const clientPort = { name: "client", port: DATASTORE_PORTS.nats, targetPort: "client", protocol: "TCP" };
+  const monitorPort = { name: "monitor", port: NATS_MONITOR_PORT, targetPort: "monitor", protocol: "TCP" };
+  const clusterPort = { name: "cluster", port: NATS_CLUSTER_PORT, targetPort: "cluster", protocol: "TCP" };
+  const configMap: V1ConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: childMeta(platform, "nats-config", "nats", "messaging"),
+    data: { "nats.conf": config },
+  };
+  const headless: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: childMeta(
+      platform,
+      "nats-headless",
+      "nats",
+      "messaging",
+      serviceMeshAnnotations(platform, natsOpaquePorts(platform)),
+    ),
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: selectorLabels(platform, "nats"),
+      ports: clustered ? [clientPort, clusterPort, monitorPort] : [clientPort, monitorPort],
+    },
+  };
+  const client: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: childMeta(
+      platform,
+      "nats",
+      "nats",
+      "messaging",
+      serviceMeshAnnotations(platform, [DATASTORE_PORTS.nats]),
+    ),
+    spec: { selector: selectorLabels(platform, "nats"), ports: [clientPort] },
+  };
+  const healthz = (query: string) => ({ httpGet: { path: `/healthz${query}`, port: "monitor" } });
+  const statefulSet: V1StatefulSet = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: childMeta(platform, "nats", "nats", "messaging"),
+    spec: {
+      serviceName: headlessName(platform),
+      replicas: managed.replicas,
+      // Servers of a cluster start together; each waits for its routes, not for its predecessor.
+      podManagementPolicy: "Parallel",
+      selector: { matchLabels: selectorLabels(platform, "nats") },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+      template: {
+        metadata: {
+          labels: labels(platform, "nats", "messaging"),
+          annotations: {
+            ...podMeshAnnotations(platform, natsOpaquePorts(platform)),
+            [ANNOTATION_CONFIG_CHECKSUM]: hashOf(config),
+          },
+        },
+        spec: {
+          serviceAccountName: serviceAccountName(platform, "nats"),
+          automountServiceAccountToken: false,
+          // Service links would inject e.g. GAIA_GATEWAY_PORT=tcp://..., which clashes with Gaia's own settings.
+          enableServiceLinks: false,
+          securityContext: podSecurityContext(NATS_UID),
+          containers: [
+            {
+              name: "nats",
+              image: `nats:${managed.version}`,
+              args: ["--config", `${CONFIG_DIR}/nats.conf`],
+              env: [{ name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+              ports: [
+                { name: "client", containerPort: DATASTORE_PORTS.nats, protocol: "TCP" },
+                ...(clustered
+                  ? [{ name: "cluster", containerPort: NATS_CLUSTER_PORT, protocol: "TCP" }]
+                  : []),
+                { name: "monitor", containerPort: NATS_MONITOR_PORT, protocol: "TCP" },
+              ],
+              startupProbe: {
+                ...healthz(""),
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+                failureThreshold: 90,
+              },
+              livenessProbe: {
+                ...healthz("?js-enabled-only=true"),
+                periodSeconds: 30,
+                timeoutSeconds: 5,
+                failureThreshold: 3,
+              },
+              readinessProbe: {
+                ...healthz("?js-server-only=true"),
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+                failureThreshold: 3,
+              },
+              resources: containerResources(managed.resources),
+              securityContext: containerSecurityContext(true),
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                { name: "data", mountPath: STORE_DIR },
+              ],
+            },
+          ],
+          volumes: [{ name: "config", configMap: { name: childName(platform, "nats-config") } }],
+        },
+      },
+      volumeClaimTemplates: [
+        dataVolumeClaim(platform, "nats", "messaging", managed.jetstream.storage, managed.storageClassName),
+      ],
+    },
+  };
+  return [serviceAccount(platform, "nats", "messaging"), configMap, headless, client, statefulSet];
+}

@@ -1,0 +1,27 @@
+import type { DatastoreName, GaiaPlatform, ServiceName } from "../api/types.ts";
+
+/** The port each service listens on (DESIGN §1); the container port, the Service port and GAIA_<NAME>_URL agree. */
+export const SERVICE_PORTS: Record<ServiceName, number> = {
+  gateway: 8666,
+  auth: 8001,
+  asset: 8002,
+  chat: 8003,
+  kb: 8004,
+  web: 8080,
+};
+
+/** Client ports of the managed datastores. */
+export const DATASTORE_PORTS: Record<DatastoreName, number> = {
+  postgres: 5432,
+  redis: 6379,
+  nats: 4222,
+};
+
+/** NATS's other ports, as its Helm chart names them. */
+export const NATS_CLUSTER_PORT = 6222;
+export const NATS_MONITOR_PORT = 8222;
+
+/** Three or more NATS servers form a cluster (the CRD allows 1 or >= 3); only then is the cluster port served. */
+export function natsClustered(platform: GaiaPlatform): boolean {
+  return (platform.spec.nats.managed?.replicas ?? 1) > 1;
+}
