@@ -6,7 +6,9 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 DEPS := node_modules/.installed
 UNIT_AND_SERVICE_SPECS := 'services/**/test/**/*.spec.ts' 'operator/test/**/*.spec.ts' 'test/*.spec.ts'
-CONTROLPLANE_SPECS := 'test/controlplane/**/*.spec.ts' 'operator/test/integration/**/*.spec.ts'
+CONTROLPLANE_SPECS := 'test/controlplane/**/*.spec.ts' 'operator/test/integration/**/*.spec.ts' 'test/chart/**/*.spec.ts'
+IMAGE_SPECS := 'test/images/**/*.spec.ts'
+SHELL_SCRIPTS := $(wildcard .ci/run images/*.sh scripts/*.sh mesh/*.sh kind/*.sh kind/**/*.sh test/controlplane/*.sh)
 
 .PHONY: help install dev test test-fast lint format build clean
 
@@ -25,9 +27,9 @@ install: $(DEPS) ## install dependencies (Node 24 included) and generate the Pri
 dev: $(DEPS) ## run the whole platform in one process on embedded defaults
 	@node --import tsx bin/gaia.ts dev
 
-test: $(DEPS) ## every test tier that runs on this machine (starts PostgreSQL, Redis, NATS, the control plane)
-	@echo "[test] unit, service and platform tests (real PostgreSQL, Redis and NATS on private loopback ports)"
-	@mocha $(UNIT_AND_SERVICE_SPECS) $(CONTROLPLANE_SPECS)
+test: $(DEPS) ## every test tier that runs on this machine (starts PostgreSQL, Redis, NATS, the control plane, podman images)
+	@echo "[test] unit, service, platform, control-plane and image tiers (servers start on private loopback ports)"
+	@mocha $(UNIT_AND_SERVICE_SPECS) $(CONTROLPLANE_SPECS) $(IMAGE_SPECS)
 	@echo "[test] done. Lint with 'make lint'; benchmarks are under bench/ (see bench/RESULTS.md)."
 
 test-fast: $(DEPS) ## unit and service tests only (no Kubernetes control plane)
@@ -36,6 +38,8 @@ test-fast: $(DEPS) ## unit and service tests only (no Kubernetes control plane)
 lint: $(DEPS) ## biome (lint and format check) and the TypeScript type-check
 	@biome check .
 	@tsc -p tsconfig.json
+	@if command -v shellcheck >/dev/null; then shellcheck -x $(SHELL_SCRIPTS); \
+	 else echo "[lint] shellcheck is not installed (apt-get install -y shellcheck): shell scripts not checked"; fi
 	@echo "[lint] clean"
 
 format: $(DEPS) ## rewrite files in the project's format
