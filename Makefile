@@ -19,6 +19,8 @@ $(DEPS): package.json package-lock.json services/*/package.json operator/package
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ with npm (apt-get install -y nodejs npm)"; exit 1; }
 	@echo "[deps] installing npm packages (npm ci) ..."
 	@npm ci --no-audit --no-fund --loglevel=error
+	@echo "[deps] generating the Prisma client from prisma/schema.prisma ..."
+	@npm run generate --silent >/dev/null
 	@touch $@
 	@echo "[deps] ready: Node $$(node --version) in node_modules/.bin"
 

@@ -145,3 +145,21 @@ describe("graceful shutdown", () => {
     await closing;
   });
 });
+
+describe("security headers", () => {
+  it("sends helmet's headers on every response, computed once", async () => {
+    const { app } = createApp({ name: "headers-test", log, routes() {} });
+    const server = await listen(app, 0, log, "127.0.0.1");
+    try {
+      for (const path of ["/health", "/nope"]) {
+        const res = await fetch(`${server.url}${path}`);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+        assert.equal(res.headers.get("x-frame-options"), "SAMEORIGIN");
+        assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+        assert.equal(res.headers.get("x-powered-by"), null);
+      }
+    } finally {
+      await server.close(1000);
+    }
+  });
+});

@@ -30,11 +30,18 @@ declare const WebAssembly: {
   ): Promise<{ instance: { exports: Record<string, unknown> } }>;
 };
 
-let engineModule: Promise<typeof import("@prisma/schema-engine-wasm/schema_engine_bg")> | undefined;
+type EngineBindings = typeof import("@prisma/schema-engine-wasm/schema_engine_bg");
+/**
+ * The bindings module is one per process, but this file may be loaded twice (once as ESM, once through a
+ * CommonJS loader); a second instantiation would swap the wasm memory under the first. So the instance is
+ * kept process-wide.
+ */
+const ENGINE = Symbol.for("gaia.schema-engine");
+const processWide = globalThis as { [ENGINE]?: Promise<EngineBindings> };
 
 /** The package targets bundlers (it imports its .wasm); in Node we instantiate the module ourselves. */
 function loadEngineModule() {
-  engineModule ??= (async () => {
+  processWide[ENGINE] ??= (async () => {
     const bindings = await import("@prisma/schema-engine-wasm/schema_engine_bg");
     const wasmPath = createRequire(import.meta.url)
       .resolve("@prisma/schema-engine-wasm/schema_engine_bg")
@@ -46,7 +53,7 @@ function loadEngineModule() {
     (instance.exports.__wbindgen_start as () => void)();
     return bindings;
   })();
-  return engineModule;
+  return processWide[ENGINE];
 }
 
 async function withEngine<T>(

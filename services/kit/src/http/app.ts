@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from "express";
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from "express";
 import helmet from "helmet";
 import client from "prom-client";
 import { HttpError, notFound } from "../errors.ts";
@@ -33,6 +40,26 @@ export const requestId: RequestHandler = (req, res, next) => {
   res.setHeader("X-Request-Id", id);
   next();
 };
+
+/**
+ * helmet's headers are the same for every response; compute them once instead of on each request (a measurable
+ * share of a proxied request's cost). Only for middleware that sets and removes headers, nothing else.
+ */
+export function staticHeaders(middleware: RequestHandler): RequestHandler {
+  const set: [string, string | number | readonly string[]][] = [];
+  const removed: string[] = [];
+  const recorder = {
+    setHeader: (headerName: string, value: string | number | readonly string[]) =>
+      set.push([headerName, value]),
+    removeHeader: (headerName: string) => removed.push(headerName),
+  };
+  middleware({} as Request, recorder as unknown as Response, () => {});
+  return (_req, res, next) => {
+    for (const [headerName, value] of set) res.setHeader(headerName, value);
+    for (const headerName of removed) res.removeHeader(headerName);
+    next();
+  };
+}
 
 export function createMetrics(service: string) {
   const registry = new client.Registry();
@@ -129,7 +156,7 @@ export function createApp(options: AppOptions): GaiaApp {
   app.set("trust proxy", "loopback, linklocal, uniquelocal");
   app.set("query parser", "simple");
   app.use(requestId);
-  app.use(helmet({ contentSecurityPolicy: name === "web" ? false : undefined }));
+  app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
   app.use(observe(metrics, log));
   if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
 

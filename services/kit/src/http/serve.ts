@@ -71,11 +71,12 @@ export function onShutdownSignal(stop: (signal: string) => Promise<void>, log: L
     }
     stopping = true;
     log.info({ signal }, "shutting down");
+    const exit = (code: number) => log.flush(() => process.exit(code));
     stop(signal).then(
-      () => process.exit(0),
+      () => exit(0),
       (error) => {
         log.error({ err: error }, "shutdown failed");
-        process.exit(1);
+        exit(1);
       },
     );
   };
