@@ -87,24 +87,11 @@ async function benchWith(cache: Cache, label: string, databaseUrl: string) {
   }
 }
 
-/** The template copy fails while the migration's connections are still closing; that one error is retried. */
-async function freshDatabase(): Promise<string> {
-  const postgres = await sharedPostgres();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await postgres.createDatabase();
-    } catch (error) {
-      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 async function main() {
   console.log(`API-key validation, ${iterations} iterations each, Node ${process.version}\n`);
   try {
     const redis = await startRedis();
-    const databaseUrl = await freshDatabase();
+    const databaseUrl = await (await sharedPostgres()).createDatabase();
     const redisCache = new RedisCache(redis.url, log);
     await new Promise((r) => setTimeout(r, 200));
     await benchWith(redisCache, "Redis", databaseUrl);

@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, execSync, spawn } from "node:child_process";
 import { appendFile, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { Agent, request } from "node:http";
+import { Agent, type IncomingMessage, request } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../../services/chat/test/support/fake-openai.ts";
@@ -138,17 +138,11 @@ function timeFirstToken(
     const started = performance.now();
     let first: number | undefined;
     let seen = "";
-    const req = request(
+    postJson(
+      agent,
       `${url}${path}`,
-      {
-        method: "POST",
-        agent,
-        headers: {
-          ...headers,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-        },
-      },
+      headers,
+      payload,
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();
@@ -164,22 +158,35 @@ function timeFirstToken(
           first === undefined ? reject(new Error(`${path}: no content`)) : resolve(first),
         );
       },
+      reject,
     );
-    req.on("error", reject);
-    req.end(payload);
   });
 }
 
-/** Copying the migrated template briefly fails while the migration's own connections close; retry that. */
-async function freshDatabase(postgres: { createDatabase(): Promise<string> }): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await postgres.createDatabase();
-    } catch (error) {
-      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+/** POST a JSON payload on a keep-alive agent; `onResponse` reads the answer, `onError` hears a failed request. */
+function postJson(
+  agent: Agent,
+  url: string,
+  headers: Record<string, string>,
+  payload: string,
+  onResponse: (res: IncomingMessage) => void,
+  onError: (error: Error) => void,
+): void {
+  request(
+    url,
+    {
+      method: "POST",
+      agent,
+      headers: {
+        ...headers,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(payload),
+      },
+    },
+    onResponse,
+  )
+    .on("error", onError)
+    .end(payload);
 }
 
 async function json(url: string, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -212,7 +219,7 @@ async function orchestrate(options: {
   const provider = await startFakeOpenAI();
   try {
     const [postgres, redis, nats] = await Promise.all([sharedPostgres(), startRedis(), startNats()]);
-    const databaseUrl = await freshDatabase(postgres);
+    const databaseUrl = await postgres.createDatabase();
     const dataDir = execSync("mktemp -d", { encoding: "utf8" }).trim();
     memoryDir = dataDir;
     const common = {
@@ -434,17 +441,11 @@ async function concurrentStreams(
     (_, i) =>
       new Promise<StreamOutcome>((resolve, reject) => {
         const payload = JSON.stringify({ message: `stream ${i}`, stream: true });
-        const req = request(
+        postJson(
+          agent,
           url,
-          {
-            method: "POST",
-            agent,
-            headers: {
-              ...headers,
-              "content-type": "application/json",
-              "content-length": Buffer.byteLength(payload),
-            },
-          },
+          headers,
+          payload,
           (res) => {
             if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
             res.setEncoding("utf8");
@@ -465,9 +466,8 @@ async function concurrentStreams(
             res.on("end", () => resolve(outcome));
             res.on("error", reject);
           },
+          reject,
         );
-        req.on("error", reject);
-        req.end(payload);
       }),
   );
   // Every stream open at once, or as many as get there before progress stalls for 10 s.

@@ -206,18 +206,6 @@ async function load(target: Role, headers: Record<string, string>, connections: 
   return { rps: result.requests.average, cpuUs: (cpu * 1000) / Math.max(1, result.requests.total) };
 }
 
-/** Copying the migrated template briefly fails while the migration's own connections close; retry that. */
-async function freshDatabase(postgres: { createDatabase(): Promise<string> }): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await postgres.createDatabase();
-    } catch (error) {
-      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface Options {
@@ -243,7 +231,7 @@ const GATEWAYS = {
 async function orchestrate(options: Options) {
   const { sharedPostgres, startRedis, stopAllServers } = await import("../../test/support/servers.ts");
   try {
-    const databaseUrl = await freshDatabase(await sharedPostgres());
+    const databaseUrl = await (await sharedPostgres()).createDatabase();
     const redis = await startRedis();
     const common = {
       DATABASE_URL: databaseUrl,

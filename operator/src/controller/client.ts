@@ -29,6 +29,10 @@ export class ApiError extends Error {
 export const isNotFound = (error: unknown) => error instanceof ApiError && error.status === 404;
 export const isConflict = (error: unknown) => error instanceof ApiError && error.status === 409;
 
+/** The path of an object the operator writes: its own, from its metadata. */
+const objectPath = (type: ResourceType, object: KubernetesObject) =>
+  resourcePath(type, object.metadata?.namespace, object.metadata?.name);
+
 export type WriteVerb = "create" | "apply" | "patch" | "delete" | "update";
 
 export interface RequestOptions {
@@ -124,17 +128,13 @@ export class KubeClient {
 
   /** Server-side apply with the operator's field manager, taking over fields others set (force). */
   apply<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
-    return this.request(
-      HttpMethod.PATCH,
-      resourcePath(type, object.metadata?.namespace, object.metadata?.name),
-      {
-        body: object,
-        // JSON is YAML, so the apply patch can travel as JSON.
-        contentType: "application/apply-patch+yaml",
-        query: { fieldManager: FIELD_MANAGER, force: "true" },
-        write: { verb: "apply", kind: type.kind },
-      },
-    );
+    return this.request(HttpMethod.PATCH, objectPath(type, object), {
+      body: object,
+      // JSON is YAML, so the apply patch can travel as JSON.
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: FIELD_MANAGER, force: "true" },
+      write: { verb: "apply", kind: type.kind },
+    });
   }
 
   patch<T extends KubernetesObject>(
@@ -155,15 +155,11 @@ export class KubeClient {
 
   /** Replace with optimistic concurrency: the object's resourceVersion must still be current (else 409). */
   update<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
-    return this.request(
-      HttpMethod.PUT,
-      resourcePath(type, object.metadata?.namespace, object.metadata?.name),
-      {
-        body: object,
-        query: { fieldManager: FIELD_MANAGER },
-        write: { verb: "update", kind: type.kind },
-      },
-    );
+    return this.request(HttpMethod.PUT, objectPath(type, object), {
+      body: object,
+      query: { fieldManager: FIELD_MANAGER },
+      write: { verb: "update", kind: type.kind },
+    });
   }
 
   /** Deletes in the background (dependents too); an object already gone counts as deleted. */

@@ -1,3 +1,4 @@
+import { SERVICE_PORTS } from "@gaia/kit/registry";
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import {
   type Condition,
@@ -11,7 +12,6 @@ import {
 } from "../api/types.ts";
 import { canonicalJson } from "../hash.ts";
 import { childName } from "../specs/labels.ts";
-import { SERVICE_PORTS } from "../specs/ports.ts";
 import type { Rollout } from "./rollout.ts";
 
 /** The platform's status from what was observed. Pure; the caller writes it only when it differs. */

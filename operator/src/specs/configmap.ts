@@ -1,8 +1,8 @@
+import { SERVICE_PORTS } from "@gaia/kit/registry";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { type GaiaPlatform, SERVICE_NAMES } from "../api/types.ts";
 import { hashOf } from "../hash.ts";
 import { childMeta, childName } from "./labels.ts";
-import { SERVICE_PORTS } from "./ports.ts";
 
 /** Where Gaia's containers keep files (the kb's working copy among them); a writable volume is mounted there. */
 export const DATA_DIR = "/var/lib/gaia";

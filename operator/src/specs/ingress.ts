@@ -1,7 +1,7 @@
+import { SERVICE_PORTS } from "@gaia/kit/registry";
 import type { V1Ingress } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { childMeta, childName } from "./labels.ts";
-import { SERVICE_PORTS } from "./ports.ts";
 import { serviceComponent } from "./services.ts";
 
 /** An Ingress for the gateway and for web when spec.exposure.<name>.ingress asks for one. */

@@ -1,19 +1,13 @@
-import type { V1ConfigMap, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Service } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { hashOf } from "../hash.ts";
 import { quantityToBytes } from "../quantity.ts";
-import { ANNOTATION_CONFIG_CHECKSUM, childMeta, childName, labels, selectorLabels } from "./labels.ts";
+import { datastoreStatefulSet, headlessService } from "./datastore.ts";
+import { ANNOTATION_CONFIG_CHECKSUM, childMeta, childName, selectorLabels } from "./labels.ts";
 import type { Manifest } from "./manifest.ts";
 import { natsOpaquePorts, podMeshAnnotations, serviceMeshAnnotations } from "./mesh.ts";
 import { DATASTORE_PORTS, NATS_CLUSTER_PORT, NATS_MONITOR_PORT, natsClustered } from "./ports.ts";
-import {
-  containerResources,
-  containerSecurityContext,
-  dataVolumeClaim,
-  podSecurityContext,
-  serviceAccount,
-  serviceAccountName,
-} from "./workload.ts";
+import { containerResources, containerSecurityContext, serviceAccount } from "./workload.ts";
 
 /**
  * The managed NATS, laid out like its official Helm chart: a StatefulSet with JetStream on a file store, a
@@ -81,23 +75,12 @@ export function nats(platform: GaiaPlatform): Manifest[] {
     metadata: childMeta(platform, "nats-config", "nats", "messaging"),
     data: { "nats.conf": config },
   };
-  const headless: V1Service = {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: childMeta(
-      platform,
-      "nats-headless",
-      "nats",
-      "messaging",
-      serviceMeshAnnotations(platform, natsOpaquePorts(platform)),
-    ),
-    spec: {
-      clusterIP: "None",
-      publishNotReadyAddresses: true,
-      selector: selectorLabels(platform, "nats"),
-      ports: clustered ? [clientPort, clusterPort, monitorPort] : [clientPort, monitorPort],
-    },
-  };
+  const headless = headlessService(platform, "nats", "messaging", {
+    part: "nats-headless",
+    annotations: serviceMeshAnnotations(platform, natsOpaquePorts(platform)),
+    publishNotReadyAddresses: true,
+    ports: clustered ? [clientPort, clusterPort, monitorPort] : [clientPort, monitorPort],
+  });
   const client: V1Service = {
     apiVersion: "v1",
     kind: "Service",
@@ -111,78 +94,57 @@ export function nats(platform: GaiaPlatform): Manifest[] {
     spec: { selector: selectorLabels(platform, "nats"), ports: [clientPort] },
   };
   const healthz = (query: string) => ({ httpGet: { path: `/healthz${query}`, port: "monitor" } });
-  const statefulSet: V1StatefulSet = {
-    apiVersion: "apps/v1",
-    kind: "StatefulSet",
-    metadata: childMeta(platform, "nats", "nats", "messaging"),
-    spec: {
-      serviceName: headlessName(platform),
-      replicas: managed.replicas,
-      // Servers of a cluster start together; each waits for its routes, not for its predecessor.
-      podManagementPolicy: "Parallel",
-      selector: { matchLabels: selectorLabels(platform, "nats") },
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
-      template: {
-        metadata: {
-          labels: labels(platform, "nats", "messaging"),
-          annotations: {
-            ...podMeshAnnotations(platform, natsOpaquePorts(platform)),
-            [ANNOTATION_CONFIG_CHECKSUM]: hashOf(config),
-          },
-        },
-        spec: {
-          serviceAccountName: serviceAccountName(platform, "nats"),
-          automountServiceAccountToken: false,
-          // Service links would inject e.g. GAIA_GATEWAY_PORT=tcp://..., which clashes with Gaia's own settings.
-          enableServiceLinks: false,
-          securityContext: podSecurityContext(NATS_UID),
-          containers: [
-            {
-              name: "nats",
-              image: `nats:${managed.version}`,
-              args: ["--config", `${CONFIG_DIR}/nats.conf`],
-              env: [{ name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
-              ports: [
-                { name: "client", containerPort: DATASTORE_PORTS.nats, protocol: "TCP" },
-                ...(clustered
-                  ? [{ name: "cluster", containerPort: NATS_CLUSTER_PORT, protocol: "TCP" }]
-                  : []),
-                { name: "monitor", containerPort: NATS_MONITOR_PORT, protocol: "TCP" },
-              ],
-              startupProbe: {
-                ...healthz(""),
-                initialDelaySeconds: 10,
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-                failureThreshold: 90,
-              },
-              livenessProbe: {
-                ...healthz("?js-enabled-only=true"),
-                periodSeconds: 30,
-                timeoutSeconds: 5,
-                failureThreshold: 3,
-              },
-              readinessProbe: {
-                ...healthz("?js-server-only=true"),
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-                failureThreshold: 3,
-              },
-              resources: containerResources(managed.resources),
-              securityContext: containerSecurityContext(true),
-              volumeMounts: [
-                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
-                { name: "data", mountPath: STORE_DIR },
-              ],
-            },
-          ],
-          volumes: [{ name: "config", configMap: { name: childName(platform, "nats-config") } }],
-        },
+  const statefulSet = datastoreStatefulSet(platform, {
+    name: "nats",
+    component: "messaging",
+    serviceName: headlessName(platform),
+    replicas: managed.replicas,
+    // Servers of a cluster start together; each waits for its routes, not for its predecessor.
+    podManagementPolicy: "Parallel",
+    podAnnotations: {
+      ...podMeshAnnotations(platform, natsOpaquePorts(platform)),
+      [ANNOTATION_CONFIG_CHECKSUM]: hashOf(config),
+    },
+    uid: NATS_UID,
+    container: {
+      name: "nats",
+      image: `nats:${managed.version}`,
+      args: ["--config", `${CONFIG_DIR}/nats.conf`],
+      env: [{ name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+      ports: [
+        { name: "client", containerPort: DATASTORE_PORTS.nats, protocol: "TCP" },
+        ...(clustered ? [{ name: "cluster", containerPort: NATS_CLUSTER_PORT, protocol: "TCP" }] : []),
+        { name: "monitor", containerPort: NATS_MONITOR_PORT, protocol: "TCP" },
+      ],
+      startupProbe: {
+        ...healthz(""),
+        initialDelaySeconds: 10,
+        periodSeconds: 10,
+        timeoutSeconds: 5,
+        failureThreshold: 90,
       },
-      volumeClaimTemplates: [
-        dataVolumeClaim(platform, "nats", "messaging", managed.jetstream.storage, managed.storageClassName),
+      livenessProbe: {
+        ...healthz("?js-enabled-only=true"),
+        periodSeconds: 30,
+        timeoutSeconds: 5,
+        failureThreshold: 3,
+      },
+      readinessProbe: {
+        ...healthz("?js-server-only=true"),
+        periodSeconds: 10,
+        timeoutSeconds: 5,
+        failureThreshold: 3,
+      },
+      resources: containerResources(managed.resources),
+      securityContext: containerSecurityContext(true),
+      volumeMounts: [
+        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+        { name: "data", mountPath: STORE_DIR },
       ],
     },
-  };
+    volumes: [{ name: "config", configMap: { name: childName(platform, "nats-config") } }],
+    storage: managed.jetstream.storage,
+    storageClassName: managed.storageClassName,
+  });
   return [serviceAccount(platform, "nats", "messaging"), configMap, headless, client, statefulSet];
 }

@@ -1,14 +1,6 @@
-import type { DatastoreName, GaiaPlatform, ServiceName } from "../api/types.ts";
+import type { DatastoreName, GaiaPlatform } from "../api/types.ts";
 
-/** The port each service listens on (DESIGN §1); the container port, the Service port and GAIA_<NAME>_URL agree. */
-export const SERVICE_PORTS: Record<ServiceName, number> = {
-  gateway: 8666,
-  auth: 8001,
-  asset: 8002,
-  chat: 8003,
-  kb: 8004,
-  web: 8080,
-};
+/* The services' ports are the kit's SERVICE_PORTS (@gaia/kit/registry), the ones the services themselves assume. */
 
 /** Client ports of the managed datastores. */
 export const DATASTORE_PORTS: Record<DatastoreName, number> = {

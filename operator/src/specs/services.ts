@@ -1,3 +1,4 @@
+import { SERVICE_PORTS } from "@gaia/kit/registry";
 import type { V1Deployment, V1Service, V1Volume } from "@kubernetes/client-node";
 import { type GaiaPlatform, SERVICE_NAMES, type ServiceName } from "../api/types.ts";
 import { configMapName, DATA_DIR } from "./configmap.ts";
@@ -13,7 +14,6 @@ import {
 } from "./labels.ts";
 import type { Manifest } from "./manifest.ts";
 import { podMeshAnnotations } from "./mesh.ts";
-import { SERVICE_PORTS } from "./ports.ts";
 import {
   containerResources,
   containerSecurityContext,

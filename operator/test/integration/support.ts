@@ -17,6 +17,7 @@ import { type OperatorOptions, type RunningOperator, startOperator } from "../..
 
 /** The control plane with Gaia's and Linkerd's CRDs installed, and the operator run in-process against it. */
 
+export { sleep } from "../../../test/support/wait.ts";
 export { CONTROL_PLANE_START_TIMEOUT_MS, waitFor };
 
 function crdsIn(file: string): KubernetesObject[] {
@@ -130,5 +131,3 @@ export async function childWrites(operator: RunningOperator): Promise<Record<str
   delete counts.Event;
   return counts;
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

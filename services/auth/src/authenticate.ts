@@ -1,4 +1,11 @@
-import { effectivePermissions, forbidden, type Identity, ROLE_PERMISSIONS, unauthorized } from "@gaia/kit";
+import {
+  effectivePermissions,
+  forbidden,
+  type Identity,
+  ROLE_PERMISSIONS,
+  type Role,
+  unauthorized,
+} from "@gaia/kit";
 import type { Db } from "@gaia/kit/db/client";
 import { looksLikeApiKey, sameDigest } from "./apikeys.ts";
 import { AUDIT, type Audit } from "./audit.ts";
@@ -30,6 +37,24 @@ interface Resolved {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const disabled = () => forbidden("This account is disabled", "account_disabled");
+
+/** A user signed in with a token: their role's permissions, cached no longer than the token lives. */
+function signedIn(
+  user: { id: string; email: string; role: Role },
+  authType: "jwt" | "supabase",
+  expiresAt: number,
+): Resolved {
+  return {
+    identity: {
+      userId: user.id,
+      email: user.email,
+      role: user.role,
+      permissions: [...ROLE_PERMISSIONS[user.role]],
+      authType,
+    },
+    ttlSeconds: cacheSeconds(authType, nowSeconds(), expiresAt),
+  };
+}
 
 /**
  * Credential → identity: an API key, a Gaia access token or a Supabase token. The shared cache answers first;
@@ -98,16 +123,7 @@ export class Authenticator {
     if (!user) throw unauthorized("Invalid token", "invalid_token");
     if (user.disabled) throw disabled();
     if (!live) throw unauthorized("This session has ended", "session_ended");
-    return {
-      identity: {
-        userId: user.id,
-        email: user.email,
-        role: user.role,
-        permissions: [...ROLE_PERMISSIONS[user.role]],
-        authType: "jwt",
-      },
-      ttlSeconds: cacheSeconds("jwt", nowSeconds(), claims.expiresAt),
-    };
+    return signedIn(user, "jwt", claims.expiresAt);
   }
 
   async #supabaseToken(token: string, verify: SupabaseVerifier): Promise<Resolved> {
@@ -131,15 +147,6 @@ export class Authenticator {
       });
     }
     if (user.disabled) throw disabled();
-    return {
-      identity: {
-        userId: user.id,
-        email: user.email,
-        role: user.role,
-        permissions: [...ROLE_PERMISSIONS[user.role]],
-        authType: "supabase",
-      },
-      ttlSeconds: cacheSeconds("supabase", nowSeconds(), claims.expiresAt),
-    };
+    return signedIn(user, "supabase", claims.expiresAt);
   }
 }

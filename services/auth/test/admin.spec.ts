@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import type { Bus } from "@gaia/kit";
-import { type StoppableServer, startNats, startRedis } from "../../../test/support/servers.ts";
 import { hashApiKey } from "../src/apikeys.ts";
 import { issueKeyForEmail } from "../src/bootstrap.ts";
 import {
   type AuthUnderTest,
+  type AuthWithEvents,
   eventually,
   type Recorded,
-  recordAuthEvents,
-  startAuthUnderTest,
+  startAuthWithEvents,
   uniqueEmail,
 } from "./harness.ts";
 
@@ -21,27 +19,20 @@ interface UserBody {
 
 describe("auth admin and RBAC (PostgreSQL, Redis, NATS)", function () {
   this.timeout(60_000);
-  let redis: StoppableServer;
-  let nats: StoppableServer;
+  let platform: AuthWithEvents;
   let auth: AuthUnderTest;
   let events: Recorded[];
-  let listener: Bus;
   let adminKey: string;
   let adminId: string;
 
   before(async () => {
-    [redis, nats] = await Promise.all([startRedis(), startNats()]);
-    auth = await startAuthUnderTest({ redis, nats });
-    ({ events, bus: listener } = await recordAuthEvents(nats.url));
+    platform = await startAuthWithEvents();
+    ({ auth, events } = platform);
     const issued = await issueKeyForEmail(auth.runtime.db.prisma, uniqueEmail("admin"), "admin", "tests");
     adminKey = issued.key;
     adminId = issued.userId;
   });
-  after(async () => {
-    await listener?.close();
-    await auth?.close();
-    await Promise.all([redis?.stop(), nats?.stop()]);
-  });
+  after(() => platform?.close());
 
   it("answers 403 to non-admins, and to an admin's key narrowed below admin:all", async () => {
     const { login } = await auth.signUp();

@@ -6,11 +6,15 @@ import {
   type RunningService,
   type Runtime,
 } from "@gaia/kit";
-import { startService, testRuntime } from "../../../test/support/runtime.ts";
-import { type StoppableServer, sharedPostgres } from "../../../test/support/servers.ts";
-import { startAuth } from "../src/main.ts";
+import { startTestAuth } from "../../../test/support/platform.ts";
+import {
+  type StoppableServer,
+  sharedPostgres,
+  startNats,
+  startRedis,
+} from "../../../test/support/servers.ts";
 import { INTERNAL_TOKEN_HEADER } from "../src/routes/internal.ts";
-import { type AuthSettings, loadAuthSettings } from "../src/settings.ts";
+import type { AuthSettings } from "../src/settings.ts";
 
 export const INTERNAL_TOKEN = "test-internal-token-0123456789-abcdefghijklmnop";
 
@@ -49,39 +53,18 @@ export interface LoginBody {
 let counter = 0;
 export const uniqueEmail = (tag = "user") => `${tag}-${process.pid}-${Date.now()}-${++counter}@example.com`;
 
-/**
- * A fresh migrated database. Copying the template fails while the migration's connections are still closing
- * ("source database is being accessed by other users"), so that one error is retried briefly.
- */
-async function freshDatabase(): Promise<string> {
-  const postgres = await sharedPostgres();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await postgres.createDatabase();
-    } catch (error) {
-      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 /** Auth on a fresh PostgreSQL database, with the given Redis and NATS (or embedded defaults), on a free port. */
 export async function startAuthUnderTest(
   options: { redis?: StoppableServer; nats?: StoppableServer; env?: Record<string, string> } = {},
 ): Promise<AuthUnderTest> {
-  const databaseUrl = await freshDatabase();
-  const runtime = await testRuntime({
-    databaseUrl,
+  const auth = await startTestAuth({
+    databaseUrl: await (await sharedPostgres()).createDatabase(),
     redisUrl: options.redis?.url,
     natsUrl: options.nats?.url,
+    internalToken: INTERNAL_TOKEN,
+    env: options.env,
   });
-  const settings = loadAuthSettings({
-    GAIA_DATA_DIR: runtime.env.GAIA_DATA_DIR,
-    GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN,
-    ...options.env,
-  });
-  const service = await startService(runtime, "auth", (ctx) => startAuth(ctx, settings));
-  const url = service.url;
+  const { url, runtime, service, settings } = auth;
 
   const request = async <T>(
     method: string,
@@ -127,10 +110,7 @@ export async function startAuthUnderTest(
       if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
       return { email, password, login: login.body };
     },
-    async close() {
-      await service.close(1000);
-      await runtime.close();
-    },
+    close: () => auth.close(),
   };
   return harness;
 }
@@ -146,7 +126,7 @@ export interface Recorded {
  * Every event published under `gaia.auth.>`, on a NATS connection of its own; resolves once the subscription
  * is live (a probe event made the round trip).
  */
-export async function recordAuthEvents(natsUrl: string): Promise<{ events: Recorded[]; bus: Bus }> {
+async function recordAuthEvents(natsUrl: string): Promise<{ events: Recorded[]; bus: Bus }> {
   const bus = createBus(natsUrl, createLogger("test-events", "silent"));
   const events: Recorded[] = [];
   let probed = false;
@@ -163,12 +143,27 @@ export async function recordAuthEvents(natsUrl: string): Promise<{ events: Recor
   return { events, bus };
 }
 
-export async function eventually<T>(check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export interface AuthWithEvents {
+  auth: AuthUnderTest;
+  /** Every gaia.auth.> event published since the start. */
+  events: Recorded[];
+  close(): Promise<void>;
 }
+
+/** Auth on a Redis and a NATS of its own, with every event it publishes recorded. */
+export async function startAuthWithEvents(env?: Record<string, string>): Promise<AuthWithEvents> {
+  const [redis, nats] = await Promise.all([startRedis(), startNats()]);
+  const auth = await startAuthUnderTest({ redis, nats, env });
+  const { events, bus } = await recordAuthEvents(nats.url);
+  return {
+    auth,
+    events,
+    async close() {
+      await bus.close();
+      await auth.close();
+      await Promise.all([redis.stop(), nats.stop()]);
+    },
+  };
+}
+
+export { eventually } from "../../../test/support/wait.ts";

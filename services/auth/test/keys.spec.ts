@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import type { Bus } from "@gaia/kit";
-import { type StoppableServer, startNats, startRedis } from "../../../test/support/servers.ts";
 import { hashApiKey } from "../src/apikeys.ts";
 import { issueKeyForEmail } from "../src/bootstrap.ts";
 import {
   type AuthUnderTest,
+  type AuthWithEvents,
   eventually,
   type Recorded,
-  recordAuthEvents,
-  startAuthUnderTest,
+  startAuthWithEvents,
 } from "./harness.ts";
 
 interface KeyBody {
@@ -22,22 +20,15 @@ interface KeyBody {
 
 describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
   this.timeout(60_000);
-  let redis: StoppableServer;
-  let nats: StoppableServer;
+  let platform: AuthWithEvents;
   let auth: AuthUnderTest;
   let events: Recorded[];
-  let listener: Bus;
 
   before(async () => {
-    [redis, nats] = await Promise.all([startRedis(), startNats()]);
-    auth = await startAuthUnderTest({ redis, nats, env: { GAIA_KEY_LAST_USED_FLUSH_SECONDS: "1" } });
-    ({ events, bus: listener } = await recordAuthEvents(nats.url));
+    platform = await startAuthWithEvents({ GAIA_KEY_LAST_USED_FLUSH_SECONDS: "1" });
+    ({ auth, events } = platform);
   });
-  after(async () => {
-    await listener?.close();
-    await auth?.close();
-    await Promise.all([redis?.stop(), nats?.stop()]);
-  });
+  after(() => platform?.close());
 
   it("creates a key shown once, lists it without the secret, and it authenticates", async () => {
     const { login } = await auth.signUp();

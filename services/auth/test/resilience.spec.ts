@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { type StoppableServer, startRedis } from "../../../test/support/servers.ts";
+import { until } from "../../../test/support/wait.ts";
 import { hashApiKey } from "../src/apikeys.ts";
 import { issueKeyForEmail } from "../src/bootstrap.ts";
 import { type AuthUnderTest, startAuthUnderTest, uniqueEmail } from "./harness.ts";
-
-async function until(check: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 
@@ -42,7 +35,7 @@ describe("auth without Redis, and what the cache buys (PostgreSQL, Redis)", func
     assert.equal((await auth.authenticate(key.body.key)).status, 200);
 
     await redis.stop();
-    await until(() => !auth.runtime.cache.healthy());
+    await until(() => !auth.runtime.cache.healthy(), 10_000);
     assert.equal((await auth.authenticate(key.body.key)).status, 200);
     assert.equal((await auth.authenticate(login.access_token)).status, 200);
     const relogin = await auth.call<{ access_token: string }>("POST", "/api/v1/auth/login", {
@@ -62,7 +55,7 @@ describe("auth without Redis, and what the cache buys (PostgreSQL, Redis)", func
     assert.equal((await auth.authenticate(doomed.body.key)).status, 401);
 
     await redis.start();
-    await until(() => auth.runtime.cache.healthy());
+    await until(() => auth.runtime.cache.healthy(), 10_000);
     assert.equal((await auth.authenticate(key.body.key)).status, 200);
     assert.ok(await auth.runtime.cache.get(`authn:${hashApiKey(key.body.key)}`), "cached again");
     assert.equal((await auth.authenticate(doomed.body.key)).status, 401);

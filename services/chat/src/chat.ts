@@ -17,6 +17,7 @@ import { ProviderError } from "./providers/types.ts";
 import type { ModelRequest, ModelRouter, Selected, Target } from "./router.ts";
 import { type Scenario, transcript } from "./scenarios.ts";
 import type { ChatStore, Persona } from "./store.ts";
+import { StreamTally } from "./tally.ts";
 import type { ChatMessage, FinishReason, ToolCall, ToolSpec, Usage } from "./types.ts";
 import type { Accounting } from "./usage.ts";
 
@@ -228,7 +229,7 @@ export class ChatService {
     const messages = this.#prompt(turn, turn.persona.systemPrompt);
     const calls: CallRecord[] = [];
     let text = "";
-    let selected: Selected | undefined;
+    const start = turnStart(turn, emit);
     let model = `${turn.target.provider}/${turn.target.model}`;
     try {
       for (let round = 0; ; round++) {
@@ -240,12 +241,7 @@ export class ChatService {
           stream,
           signal,
           calls,
-          (chosen) => {
-            if (!selected) {
-              selected = chosen;
-              emit({ type: "start", conversationId: turn.conversationId, ...chosen });
-            }
-          },
+          start.announce,
           (piece) => {
             text += piece;
             emit({ type: "text", text: piece });
@@ -255,7 +251,7 @@ export class ChatService {
         model = `${step.selected.provider}/${step.selected.model}`;
         if (step.toolCalls.length === 0) {
           await this.#finish(turn, text, calls);
-          return this.#result(turn, text, calls, selected ?? step.selected, step.finishReason);
+          return this.#result(turn, text, calls, start.selected ?? step.selected, step.finishReason);
         }
         messages.push({ role: "assistant", content: step.text, toolCalls: step.toolCalls });
         for (const call of step.toolCalls) {
@@ -283,7 +279,7 @@ export class ChatService {
   ): Promise<TurnResult> {
     const calls: CallRecord[] = [];
     const parts: { agent: string; content: string }[] = [];
-    let selected: Selected | undefined;
+    const start = turnStart(turn, emit);
     let model = `${turn.target.provider}/${turn.target.model}`;
     let finishReason: FinishReason = "stop";
     try {
@@ -305,12 +301,7 @@ export class ChatService {
           stream,
           signal,
           calls,
-          (chosen) => {
-            if (!selected) {
-              selected = chosen;
-              emit({ type: "start", conversationId: turn.conversationId, ...chosen });
-            }
-          },
+          start.announce,
           (piece) => {
             said += piece;
             emit({ type: "text", text: piece, agent: agent.name });
@@ -327,7 +318,7 @@ export class ChatService {
     }
     const text = transcript(parts);
     await this.#finish(turn, text, calls);
-    return { ...this.#result(turn, text, calls, selected!, finishReason), agents: parts };
+    return { ...this.#result(turn, text, calls, start.selected!, finishReason), agents: parts };
   }
 
   /** One model call, streamed or not; text is handed to `onText` as it arrives. */
@@ -349,52 +340,29 @@ export class ChatService {
       calls.push({ target: selected, usage });
       return { ...completion, usage, selected };
     }
-    let text = "";
-    let usage: Usage | undefined;
-    let finishReason: FinishReason = "stop";
+    const tally = new StreamTally();
     let selected: Selected | undefined;
-    const pending = new Map<number, ToolCall>();
     try {
       for await (const event of this.#d.router.stream(request, model, signal)) {
-        switch (event.type) {
-          case "selected":
-            selected = { provider: event.provider, model: event.model, fallbackUsed: event.fallbackUsed };
-            onSelected(selected);
-            break;
-          case "text":
-            text += event.text;
-            onText(event.text);
-            break;
-          case "tool_call_start":
-            pending.set(event.index, {
-              id: event.id || `call_${randomUUID()}`,
-              name: event.name,
-              arguments: "",
-            });
-            break;
-          case "tool_call_delta": {
-            const call = pending.get(event.index);
-            if (call) call.arguments += event.arguments;
-            break;
-          }
-          case "usage":
-            usage = event.usage;
-            break;
-          case "finish":
-            finishReason = event.reason;
-            break;
+        if (event.type === "selected") {
+          selected = { provider: event.provider, model: event.model, fallbackUsed: event.fallbackUsed };
+          onSelected(selected);
+          continue;
         }
+        tally.add(event);
+        if (event.type === "text") onText(event.text);
       }
     } finally {
       // A cut or abandoned stream still cost tokens: bill what the provider reported, or an estimate.
-      if (selected) calls.push({ target: selected, usage: withEstimates(usage, promptTokens, text) });
+      if (selected)
+        calls.push({ target: selected, usage: withEstimates(tally.usage, promptTokens, tally.text) });
     }
-    const toolCalls = [...pending.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
     return {
-      text,
-      toolCalls,
-      usage: withEstimates(usage, promptTokens, text),
-      finishReason,
+      text: tally.text,
+      // The tool exchange needs an id for every call, also when the model left it out.
+      toolCalls: tally.toolCalls().map((call) => ({ ...call, id: call.id || `call_${randomUUID()}` })),
+      usage: withEstimates(tally.usage, promptTokens, tally.text),
+      finishReason: tally.finishReason,
       selected: selected!,
     };
   }
@@ -486,6 +454,21 @@ export class ChatService {
       this.#d.log.warn({ err: String(error), subject }, "event not published");
     });
   }
+}
+
+/** The turn's start, told to the client once: with the model that answered its first step. */
+function turnStart(turn: PreparedTurn, emit: Emit) {
+  let selected: Selected | undefined;
+  return {
+    get selected() {
+      return selected;
+    },
+    announce(chosen: Selected) {
+      if (selected) return;
+      selected = chosen;
+      emit({ type: "start", conversationId: turn.conversationId, ...chosen });
+    },
+  };
 }
 
 function withEstimates(usage: Usage | undefined, promptTokens: number, text: string): Usage {

@@ -142,14 +142,12 @@ export class ModelRouter {
           clearTimeout(firstTokenTimer);
           const timedOut = controller.signal.aborted && !signal.aborted;
           controller.abort();
-          const failure = timedOut
-            ? new ProviderError(
-                target.provider,
-                "timeout",
-                `${target.provider} sent no first token within ${this.#config.firstTokenTimeoutMs} ms`,
-                { cause: error },
-              )
-            : toProviderError(target.provider, error, signal);
+          const failure = attemptFailure(
+            target,
+            error,
+            signal,
+            timedOut && `sent no first token within ${this.#config.firstTokenTimeoutMs} ms`,
+          );
           lastError = failure;
           const next = await this.#afterFailure(
             failure,
@@ -173,15 +171,14 @@ export class ModelRouter {
             yield next.value;
           }
         } catch (error) {
-          if (deadline.aborted && !signal.aborted) {
-            throw new ProviderError(
-              target.provider,
-              "timeout",
-              `${target.provider} did not finish within ${this.#config.requestTimeoutMs} ms`,
-              { cause: error },
-            );
-          }
-          throw toProviderError(target.provider, error, signal);
+          throw attemptFailure(
+            target,
+            error,
+            signal,
+            deadline.aborted &&
+              !signal.aborted &&
+              `did not finish within ${this.#config.requestTimeoutMs} ms`,
+          );
         } finally {
           // Stop the upstream request whether the stream ended, broke, or the consumer walked away.
           controller.abort();
@@ -215,15 +212,12 @@ export class ModelRouter {
           this.#stats.success(target.provider, performance.now() - started);
           return { completion, selected: { ...target, fallbackUsed: position > 0 } };
         } catch (error) {
-          const failure =
-            timeout.aborted && !signal.aborted
-              ? new ProviderError(
-                  target.provider,
-                  "timeout",
-                  `${target.provider} did not answer within ${this.#config.requestTimeoutMs} ms`,
-                  { cause: error },
-                )
-              : toProviderError(target.provider, error, signal);
+          const failure = attemptFailure(
+            target,
+            error,
+            signal,
+            timeout.aborted && !signal.aborted && `did not answer within ${this.#config.requestTimeoutMs} ms`,
+          );
           lastError = failure;
           const next = await this.#afterFailure(
             failure,
@@ -271,6 +265,16 @@ export class ModelRouter {
     }
     return fallback ? "fallback" : "fail";
   }
+}
+
+/**
+ * Why an attempt failed: a timeout when one of the router's own timers fired (`timedOut` says which, never the
+ * caller's signal), else what the provider's error means.
+ */
+function attemptFailure(target: Target, error: unknown, signal: AbortSignal, timedOut: string | false) {
+  return timedOut
+    ? new ProviderError(target.provider, "timeout", `${target.provider} ${timedOut}`, { cause: error })
+    : toProviderError(target.provider, error, signal);
 }
 
 /**

@@ -1,24 +1,24 @@
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startAuth } from "@gaia/auth/main";
-import { loadAuthSettings } from "@gaia/auth/settings";
 import {
   createLogger,
   errorHandler,
   IDENTITY_HEADER,
   type Identity,
   type IdentityVerifier,
-  type RunningService,
-  type Runtime,
   remoteIdentityVerifier,
   requireIdentity,
 } from "@gaia/kit";
 import express from "express";
-import { startService, testRuntime } from "../../../test/support/runtime.ts";
-import { freePort, type StoppableServer, sharedPostgres } from "../../../test/support/servers.ts";
-import { loadGatewayConfig } from "../src/config.ts";
-import { startGateway } from "../src/main.ts";
+import {
+  startTestGateway as startSharedGateway,
+  startTestAuth,
+  type TestAuth,
+  type TestGateway,
+} from "../../../test/support/platform.ts";
+import { type StoppableServer, sharedPostgres } from "../../../test/support/servers.ts";
+import { sleep } from "../../../test/support/wait.ts";
 
 /**
  * The gateway under test with its real neighbours: auth on PostgreSQL, Redis and NATS, and a small backend that
@@ -44,8 +44,6 @@ export interface TestBackend {
   closedEarly: Set<string>;
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Read the whole body, counting and hashing it. */
 async function drain(req: express.Request): Promise<{ bytes: number; sha256: string; text: string }> {
@@ -147,82 +145,19 @@ export async function startTestBackend(verify: IdentityVerifier): Promise<TestBa
   };
 }
 
-/** A fresh migrated database; copying the template briefly fails while its migration connections close. */
-async function freshDatabase(): Promise<string> {
-  const postgres = await sharedPostgres();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await postgres.createDatabase();
-    } catch (error) {
-      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
-      await sleep(250);
-    }
-  }
-}
-
-export interface Auth {
-  url: string;
-  runtime: Runtime;
-  service: RunningService;
-  close(): Promise<void>;
-}
+export type Auth = TestAuth;
+export type Gateway = TestGateway;
 
 export async function startRealAuth(redis: StoppableServer, natsUrl: string): Promise<Auth> {
-  const runtime = await testRuntime({ databaseUrl: await freshDatabase(), redisUrl: redis.url, natsUrl });
-  const settings = loadAuthSettings({
-    GAIA_DATA_DIR: runtime.env.GAIA_DATA_DIR,
-    GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN,
-  });
-  const service = await startService(runtime, "auth", (ctx) => startAuth(ctx, settings));
-  return {
-    url: service.url,
-    runtime,
-    service,
-    async close() {
-      await service.close(1000);
-      await runtime.close();
-    },
-  };
-}
-
-export interface Gateway {
-  url: string;
-  runtime: Runtime;
-  close(): Promise<void>;
+  const databaseUrl = await (await sharedPostgres()).createDatabase();
+  return startTestAuth({ databaseUrl, redisUrl: redis.url, natsUrl, internalToken: INTERNAL_TOKEN });
 }
 
 /** A gateway on its own runtime (its own Redis and NATS connections, as a separate process would have). */
-export async function startTestGateway(options: {
-  redisUrl?: string;
-  natsUrl?: string;
-  urls: Partial<Record<"auth" | "chat" | "kb" | "asset" | "web", string>>;
-  env?: Record<string, string>;
-}): Promise<Gateway> {
-  const closed = `http://127.0.0.1:${await freePort()}`;
-  const urls = { auth: closed, chat: closed, kb: closed, asset: closed, web: closed, ...options.urls };
-  const runtime = await testRuntime({
-    // The gateway keeps no data; a PostgreSQL URL (never queried) spares it opening an embedded database.
-    databaseUrl: (await sharedPostgres()).adminUrl,
-    redisUrl: options.redisUrl,
-    natsUrl: options.natsUrl,
-    env: {
-      GAIA_AUTH_URL: urls.auth,
-      GAIA_CHAT_URL: urls.chat,
-      GAIA_KB_URL: urls.kb,
-      GAIA_ASSET_URL: urls.asset,
-      GAIA_WEB_URL: urls.web,
-    },
-  });
-  const config = loadGatewayConfig({ GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN, ...options.env });
-  const service = await startService(runtime, "gateway", (ctx) => startGateway(ctx, config));
-  return {
-    url: service.url,
-    runtime,
-    async close() {
-      await service.close(1000);
-      await runtime.close();
-    },
-  };
+export function startTestGateway(
+  options: Omit<Parameters<typeof startSharedGateway>[0], "internalToken">,
+): Promise<Gateway> {
+  return startSharedGateway({ internalToken: INTERNAL_TOKEN, ...options });
 }
 
 export const jwksVerifier = (authUrl: string) => remoteIdentityVerifier(`${authUrl}/.well-known/jwks.json`);
@@ -251,15 +186,4 @@ export async function call<T = Record<string, unknown>>(
   return { status: response.status, body: body as T, headers: response.headers };
 }
 
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(20);
-  }
-}
+export { eventually } from "../../../test/support/wait.ts";

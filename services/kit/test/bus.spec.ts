@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import { type StoppableServer, startNats } from "../../../test/support/servers.ts";
+import { sleep, until } from "../../../test/support/wait.ts";
 import { type Bus, MemoryBus, NatsBus, subjectMatches } from "../src/bus.ts";
 import { createLogger } from "../src/log.ts";
 
 const log = createLogger("test", "silent");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not reached");
-    await sleep(20);
-  }
-}
 
 describe("subject matching", () => {
   const table: [string, string, boolean][] = [

@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { type StoppableServer, startRedis } from "../../../test/support/servers.ts";
+import { sleep, until } from "../../../test/support/wait.ts";
 import { type Cache, getJson, MemoryCache, RedisCache, setJson } from "../src/cache.ts";
 import { createLogger } from "../src/log.ts";
 
 const log = createLogger("test", "silent");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not reached");
-    await sleep(20);
-  }
-}
 
 /** The same behaviour is required of both implementations. */
 function behavesAsCache(make: () => Promise<Cache>) {

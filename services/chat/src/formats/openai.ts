@@ -40,13 +40,20 @@ export class ChunkBuilder {
     more: Record<string, unknown> = {},
   ) {
     return {
+      ...this.#head(),
+      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+      ...more,
+    };
+  }
+
+  /** What every chunk of one completion starts with. */
+  #head() {
+    return {
       id: this.id,
       object: "chat.completion.chunk",
       created: this.created,
       model: this.model,
       ...this.#extra,
-      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
-      ...more,
     };
   }
 
@@ -73,15 +80,7 @@ export class ChunkBuilder {
 
   /** The trailing usage chunk OpenAI sends when asked with stream_options.include_usage. */
   usage(usage: Usage) {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      ...this.#extra,
-      choices: [],
-      usage: usageBody(usage),
-    };
+    return { ...this.#head(), choices: [], usage: usageBody(usage) };
   }
 }
 

@@ -91,25 +91,34 @@ async function streamTurn(
   }
 }
 
+/** The turn a chat request asks for, checked and loaded for its caller. */
+async function prepareTurn(deps: ChatRouteDeps, req: Request, res: Response) {
+  const identity = identityOf(res.locals);
+  const body = parseInput(chatBody, req.body);
+  const turn = await deps.chat.prepare({
+    identity,
+    identityToken: identityToken(req),
+    message: body.message,
+    conversationId: body.conversation_id,
+    personaId: body.persona_id,
+    model: body.model,
+  });
+  return { body, turn };
+}
+
+/** A turn run without streaming: a provider's failure is the request's HTTP error. */
+function answered(result: Promise<TurnResult>): Promise<TurnResult> {
+  return result.catch((error) => {
+    throw providerHttpError(error);
+  });
+}
+
 function converse(deps: ChatRouteDeps, format: Format, forceStream = false): RequestHandler {
   return async (req, res) => {
     const started = performance.now();
-    const identity = identityOf(res.locals);
-    const body = parseInput(chatBody, req.body);
-    const turn = await deps.chat.prepare({
-      identity,
-      identityToken: identityToken(req),
-      message: body.message,
-      conversationId: body.conversation_id,
-      personaId: body.persona_id,
-      model: body.model,
-    });
+    const { body, turn } = await prepareTurn(deps, req, res);
     if (!(body.stream || forceStream)) {
-      const result = await deps.chat
-        .reply(turn, () => {}, clientSignal(res), false)
-        .catch((error) => {
-          throw providerHttpError(error);
-        });
+      const result = await answered(deps.chat.reply(turn, () => {}, clientSignal(res), false));
       res.json(nonStreamBody(format, result, Math.round(performance.now() - started)));
       return;
     }
@@ -131,22 +140,9 @@ function scenario(deps: ChatRouteDeps, id: ScenarioId): RequestHandler {
   const definition = SCENARIOS[id];
   return async (req, res) => {
     const started = performance.now();
-    const identity = identityOf(res.locals);
-    const body = parseInput(chatBody, req.body);
-    const turn = await deps.chat.prepare({
-      identity,
-      identityToken: identityToken(req),
-      message: body.message,
-      conversationId: body.conversation_id,
-      personaId: body.persona_id,
-      model: body.model,
-    });
+    const { body, turn } = await prepareTurn(deps, req, res);
     if (!body.stream) {
-      const result = await deps.chat
-        .scenario(turn, definition, () => {}, clientSignal(res), false)
-        .catch((error) => {
-          throw providerHttpError(error);
-        });
+      const result = await answered(deps.chat.scenario(turn, definition, () => {}, clientSignal(res), false));
       res.json({
         response: result.text,
         scenario: id,

@@ -18,7 +18,8 @@ import type { ChatConfig } from "../config.ts";
 import { ChunkBuilder, completionBody, openAIError } from "../formats/openai.ts";
 import { estimateTokens, messageTokens } from "../history.ts";
 import type { ModelRequest, ModelRouter, Selected } from "../router.ts";
-import type { ChatMessage, FinishReason, ToolCall, ToolChoice, Usage } from "../types.ts";
+import { StreamTally } from "../tally.ts";
+import type { ChatMessage, ToolChoice, Usage } from "../types.ts";
 import type { Accounting } from "../usage.ts";
 import { clientSignal } from "./http.ts";
 
@@ -196,11 +197,8 @@ function completions(deps: CompletionRouteDeps): RequestHandler {
     let sse: SseStream | undefined;
     let chunks: ChunkBuilder | undefined;
     let selected: Selected | undefined;
-    let usage: Usage | undefined;
-    let finishReason: FinishReason = "stop";
-    let text = "";
+    const tally = new StreamTally();
     let roleSent = false;
-    const calls = new Map<number, ToolCall>();
     try {
       for await (const event of deps.router.stream(request, body.model, signal)) {
         if (event.type === "selected") {
@@ -216,40 +214,36 @@ function completions(deps: CompletionRouteDeps): RequestHandler {
           sse.send(chunks.role());
           roleSent = true;
         }
+        tally.add(event);
         switch (event.type) {
           case "text":
             sse.send(roleSent ? chunks.content(event.text) : chunks.role(event.text));
             roleSent = true;
-            text += event.text;
             break;
           case "tool_call_start":
-            calls.set(event.index, { id: event.id, name: event.name, arguments: "" });
             sse.send(chunks.toolCallStart(event.index, event.id, event.name));
             break;
-          case "tool_call_delta": {
-            const call = calls.get(event.index);
-            if (call) call.arguments += event.arguments;
+          case "tool_call_delta":
             sse.send(chunks.toolCallArguments(event.index, event.arguments));
-            break;
-          }
-          case "usage":
-            usage = event.usage;
-            break;
-          case "finish":
-            finishReason = event.reason;
             break;
         }
       }
       const total = {
-        promptTokens: usage?.promptTokens || promptTokens,
+        promptTokens: tally.usage?.promptTokens || promptTokens,
         completionTokens:
-          usage?.completionTokens ||
-          estimateTokens(text + [...calls.values()].map((c) => c.arguments).join("")),
+          tally.usage?.completionTokens ||
+          estimateTokens(
+            tally.text +
+              tally
+                .toolCalls()
+                .map((c) => c.arguments)
+                .join(""),
+          ),
       };
       if (sse && chunks) {
         if (!roleSent) sse.send(chunks.role());
         const separateUsage = body.stream_options?.include_usage === true;
-        sse.send(chunks.finish(finishReason, separateUsage ? undefined : total));
+        sse.send(chunks.finish(tally.finishReason, separateUsage ? undefined : total));
         if (separateUsage) sse.send(chunks.usage(total));
         sse.send("[DONE]");
       }
@@ -262,8 +256,8 @@ function completions(deps: CompletionRouteDeps): RequestHandler {
           identity,
           selected,
           {
-            promptTokens: usage?.promptTokens || promptTokens,
-            completionTokens: usage?.completionTokens || estimateTokens(text),
+            promptTokens: tally.usage?.promptTokens || promptTokens,
+            completionTokens: tally.usage?.completionTokens || estimateTokens(tally.text),
           },
           true,
         );

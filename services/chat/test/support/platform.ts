@@ -1,10 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startAuth } from "@gaia/auth/main";
-import { loadAuthSettings } from "@gaia/auth/settings";
-import { loadGatewayConfig } from "@gaia/gateway/config";
-import { startGateway } from "@gaia/gateway/main";
 import type { RunningService, Runtime } from "@gaia/kit";
+import { startTestAuth, startTestGateway } from "../../../../test/support/platform.ts";
 import { startService, testRuntime } from "../../../../test/support/runtime.ts";
 import {
   freePort,
@@ -60,25 +57,13 @@ export interface ChatPlatform {
   close(): Promise<void>;
 }
 
-async function freshDatabase(): Promise<string> {
-  const postgres = await sharedPostgres();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await postgres.createDatabase();
-    } catch (error) {
-      if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 let users = 0;
 
 export async function startChatPlatform(
   options: { chatEnv?: Record<string, string> } = {},
 ): Promise<ChatPlatform> {
   const [databaseUrl, nats, redis, openai, anthropic, chatPort] = await Promise.all([
-    freshDatabase(),
+    sharedPostgres().then((postgres) => postgres.createDatabase()),
     startNats(),
     startRedis(),
     startFakeOpenAI(),
@@ -87,13 +72,12 @@ export async function startChatPlatform(
   ]);
   const closedKb = `http://127.0.0.1:${await freePort()}`;
 
-  const authRuntime = await testRuntime({ databaseUrl, redisUrl: redis.url, natsUrl: nats.url });
-  const auth = await startService(authRuntime, "auth", (ctx) =>
-    startAuth(
-      ctx,
-      loadAuthSettings({ GAIA_DATA_DIR: authRuntime.env.GAIA_DATA_DIR, GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN }),
-    ),
-  );
+  const auth = await startTestAuth({
+    databaseUrl,
+    redisUrl: redis.url,
+    natsUrl: nats.url,
+    internalToken: INTERNAL_TOKEN,
+  });
 
   const config = chatConfig({
     OPENAI_API_KEY: FAKE_OPENAI_KEY,
@@ -121,29 +105,17 @@ export async function startChatPlatform(
   };
   await bootChat();
 
-  // The gateway keeps no data, but a runtime without a database URL would open an embedded one (seconds).
-  const gatewayRuntime = await testRuntime({
-    databaseUrl,
+  const gatewayService = await startTestGateway({
+    internalToken: INTERNAL_TOKEN,
     redisUrl: redis.url,
     natsUrl: nats.url,
+    urls: { auth: auth.url, chat: chat.url },
     env: {
-      GAIA_AUTH_URL: auth.url,
-      GAIA_CHAT_URL: chat.url,
-      GAIA_KB_URL: closedKb,
-      GAIA_ASSET_URL: closedKb,
+      // Tests and benchmarks send far more than a person would; the limiter is the gateway's own subject.
+      GAIA_RATE_LIMIT_USER: "1000000",
+      GAIA_RATE_LIMIT_ADMIN: "1000000",
     },
   });
-  const gatewayService = await startService(gatewayRuntime, "gateway", (ctx) =>
-    startGateway(
-      ctx,
-      loadGatewayConfig({
-        GAIA_INTERNAL_TOKEN: INTERNAL_TOKEN,
-        // Tests and benchmarks send far more than a person would; the limiter is the gateway's own subject.
-        GAIA_RATE_LIMIT_USER: "1000000",
-        GAIA_RATE_LIMIT_ADMIN: "1000000",
-      }),
-    ),
-  );
   const gateway = gatewayService.url;
 
   const json = async <T>(
@@ -177,7 +149,7 @@ export async function startChatPlatform(
     get chatRuntime() {
       return chatRuntime;
     },
-    authRuntime,
+    authRuntime: auth.runtime,
     setKbUrl(url) {
       kbUrl = url;
       chatRuntime.env.GAIA_KB_URL = url;
@@ -222,11 +194,9 @@ export async function startChatPlatform(
     },
     async close() {
       await gatewayService.close(500);
-      await gatewayRuntime.close();
       await chat.close(500);
       await chatRuntime.close();
       await auth.close(500);
-      await authRuntime.close();
       await Promise.all([openai.close(), anthropic.close()]);
     },
   };
@@ -275,15 +245,4 @@ export async function startFakeKb(files: Record<string, string>): Promise<FakeKb
   };
 }
 
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from "../../../../test/support/wait.ts";
