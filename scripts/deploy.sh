@@ -32,7 +32,14 @@ esac
 # Helm installs a chart's CRDs only on first install; applying them first keeps them current on upgrades.
 log "applying the GaiaPlatform CRD (server-side) ..."
 k apply --server-side --force-conflicts -f "${REPO_ROOT}/charts/gaia-operator/crds/" >/dev/null
-k wait --for=condition=Established crd/gaiaplatforms.gaia.dev --timeout=60s >/dev/null
+# Polled rather than `kubectl wait`: right after the apply the CRD may have no conditions yet, which
+# `kubectl wait` reports as an error instead of waiting.
+for _ in $(seq 1 60); do
+  established="$(k get crd gaiaplatforms.gaia.dev -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null || true)"
+  [ "${established}" = True ] && break
+  sleep 1
+done
+[ "${established}" = True ] || die "the GaiaPlatform CRD did not become Established within 60 s: 'kubectl describe crd gaiaplatforms.gaia.dev'"
 log "installing the operator (helm release ${OPERATOR_RELEASE} in ${OPERATOR_NAMESPACE}, image ${OPERATOR_IMAGE}) ..."
 if ! h upgrade --install "${OPERATOR_RELEASE}" "${REPO_ROOT}/charts/gaia-operator" \
   --namespace "${OPERATOR_NAMESPACE}" --create-namespace \

@@ -81,7 +81,38 @@ else
   fail "streamed chat: skipped for want of an API key (see the failure above)"
 fi
 
-# --- 4. the mesh refuses callers outside it -----------------------------------------------------------------
+# --- 4. a conversation survives a gateway pod being deleted --------------------------------------------------
+if [ -n "${key}" ]; then
+  chat() { # POST a non-streamed v1 chat turn; prints the JSON answer
+    curl -sS --max-time 60 -H "X-API-Key: ${key}" -H 'content-type: application/json' -d "$1" "${GATEWAY_URL}/api/v1/chat"
+  }
+  conversation="$(chat '{"message":"remember the lighthouse"}' | node -e '
+    const a = JSON.parse(require("fs").readFileSync(0, "utf8")); if (!a.conversation_id) process.exit(1); console.log(a.conversation_id);' || true)"
+  victim="$(k -n "${ns}" get pods -l "app.kubernetes.io/instance=${name},app.kubernetes.io/name=gateway" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)"
+  if [ -n "${conversation}" ] && [ -n "${victim}" ] && k -n "${ns}" delete pod "${victim}" --wait=true >/dev/null; then
+    answer=""
+    for _ in $(seq 1 30); do # the other gateway pod, or the replacement, takes over
+      answer="$(chat "{\"message\":\"and the harbour\",\"conversation_id\":\"${conversation}\"}" 2>/dev/null || true)"
+      echo "${answer}" | grep -q "\"conversation_id\":\"${conversation}\"" && break
+      answer=""
+      sleep 2
+    done
+    messages="$(curl -sS --max-time 30 -H "X-API-Key: ${key}" "${GATEWAY_URL}/api/v1/conversations/${conversation}" 2>&1 || true)"
+    if [ -n "${answer}" ] && echo "${messages}" | node -e '
+      const text = require("fs").readFileSync(0, "utf8");
+      if (!text.includes("remember the lighthouse") || !text.includes("and the harbour")) process.exit(1);'; then
+      pass "conversation ${conversation} survived deleting gateway pod ${victim}: both turns are in it"
+    else
+      fail "conversation ${conversation} after deleting ${victim}: answer '${answer:0:300}', conversation '${messages:0:600}'"
+    fi
+  else
+    fail "could not start a conversation (${conversation:-none}) or find a gateway pod (${victim:-none}) to delete"
+  fi
+else
+  fail "conversation check: skipped for want of an API key (see the failure above)"
+fi
+
+# --- 5. the mesh refuses callers outside it -----------------------------------------------------------------
 mesh="$(k -n "${ns}" get gaiaplatform "${name}" -o jsonpath='{.spec.mesh.linkerd.enabled}')"
 if [ "${mesh}" = true ]; then
   # A pod of Gaia's own image, explicitly outside the mesh, calls auth directly (the gateway alone may).
