@@ -30,17 +30,8 @@ fi
 [ "$(id -u)" -eq 0 ] || images_die "debootstrap needs root: run images/base.sh as root (or with sudo)"
 command -v debootstrap >/dev/null 2>&1 || images_die "debootstrap is missing (Debian: apt-get install -y debootstrap)"
 
-# The mirror apt already uses (it is known to be reachable), unless GAIA_DEBIAN_MIRROR says otherwise.
-debian_mirror() {
-  if [ -n "${GAIA_DEBIAN_MIRROR:-}" ]; then
-    echo "${GAIA_DEBIAN_MIRROR}"
-    return
-  fi
-  local found
-  found="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -Eo 'https?://[^ ]+/debian/?( |$)' | grep -v -- '-security' | head -n1 | tr -d ' ' || true)"
-  echo "${found:-http://deb.debian.org/debian}"
-}
+# shellcheck source=images/debian-mirror.sh
+source "${IMAGES_DIR}/debian-mirror.sh"
 
 # A Node 24 binary: GAIA_NODE_BINARY, else the one the project's `node` npm package installed.
 node_binary() {

@@ -44,16 +44,7 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl helm; do
   cp -f "${CP_CACHE_BIN}/${b}" "${KIND_CACHE_BIN}/${b}"
 done
 
-k8s_ver="${K8S_VERSION#v}"
-k8s_major="${k8s_ver%%.*}"
-k8s_minor="${k8s_ver#*.}"
-k8s_minor="${k8s_minor%%.*}"
-k8s_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION} -X ${pkg}.gitMajor=${k8s_major}"
-  k8s_ldflags+=" -X ${pkg}.gitMinor=${k8s_minor} -X ${pkg}.gitTreeState=clean"
-  k8s_ldflags+=" -X ${pkg}.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-done
+k8s_ldflags="$(k8s_version_ldflags)"
 
 # kubelet, kubeadm and kube-proxy: the control plane's wrapper module (every staging module
 # replaced by its published v0.X.Y), extended with these commands.

@@ -64,7 +64,7 @@ flock 9
 rootfs_tar="${KIND_CACHE_DIR}/rootfs-bookworm.tar"
 if [ ! -s "${rootfs_tar}" ]; then
   command -v debootstrap >/dev/null || kind_die "debootstrap is missing (Debian: apt-get install -y debootstrap)"
-  mirror="$(kind_debian_mirror)"
+  mirror="$(debian_mirror)"
   kind_log "debootstrap bookworm from ${mirror} (systemd, containerd, runc, CNI plugins, iptables, conntrack) ..."
   tmp="$(mktemp -d "${KIND_CACHE_DIR}/.debootstrap.XXXXXX")"
   if ! debootstrap --variant=minbase \

@@ -67,14 +67,5 @@ kind_preflight() {
   [ -d /lib/modules ] || mkdir -p /lib/modules
 }
 
-# The Debian mirror apt already uses, unless GAIA_DEBIAN_MIRROR says otherwise.
-kind_debian_mirror() {
-  if [ -n "${GAIA_DEBIAN_MIRROR:-}" ]; then
-    echo "${GAIA_DEBIAN_MIRROR}"
-    return
-  fi
-  local found
-  found="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -Eo 'https?://[^ ]+/debian/?( |$)' | grep -v -- '-security' | head -n1 | tr -d ' ' || true)"
-  echo "${found:-http://deb.debian.org/debian}"
-}
+# shellcheck source=images/debian-mirror.sh
+source "${KIND_REPO_ROOT}/images/debian-mirror.sh"

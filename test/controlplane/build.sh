@@ -52,20 +52,8 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 GO_BUILD_P="${GAIA_GO_BUILD_P:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}"
 
 k8s_ver="${K8S_VERSION#v}"
-k8s_major="${k8s_ver%%.*}"
-k8s_minor="${k8s_ver#*.}"
-k8s_minor="${k8s_minor%%.*}"
 staging_ver="v0.${k8s_ver#*.}"
-build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-
-k8s_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION}"
-  k8s_ldflags+=" -X ${pkg}.gitMajor=${k8s_major}"
-  k8s_ldflags+=" -X ${pkg}.gitMinor=${k8s_minor}"
-  k8s_ldflags+=" -X ${pkg}.gitTreeState=clean"
-  k8s_ldflags+=" -X ${pkg}.buildDate=${build_date}"
-done
+k8s_ldflags="$(k8s_version_ldflags)"
 
 total=8
 step() { cp_log "[$1/${total}] $2"; }

@@ -35,6 +35,21 @@ cp_die() {
   exit 1
 }
 
+# The -ldflags that stamp Kubernetes binaries with K8S_VERSION (without them they report v0.0.0, and Helm
+# charts with a kubeVersion constraint refuse the cluster). Shared by every script that builds from k8s.io.
+k8s_version_ldflags() {
+  local ver="${K8S_VERSION#v}" major minor date flags="-s -w"
+  major="${ver%%.*}"
+  minor="${ver#*.}"
+  minor="${minor%%.*}"
+  date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X ${pkg}.gitVersion=${K8S_VERSION} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor}"
+    flags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${date}"
+  done
+  echo "${flags}"
+}
+
 # Succeeds when version $1 >= version $2 (dotted numbers).
 cp_version_ge() {
   [ "$(printf '%s\n%s\n' "$2" "$1" | sort -t. -k1,1n -k2,2n -k3,3n | head -n1)" = "$2" ]
