@@ -201,6 +201,13 @@ async function oneNamespace(): Promise<void> {
     ]);
   } finally {
     recorder.stop();
+    // The platforms' finalizer needs the operator: let it finalize them before it stops.
+    await Promise.all(names.map((name) => client.delete(PLATFORM, ns.name, name).catch(() => undefined)));
+    await waitFor(
+      async () =>
+        (await Promise.all(names.map((name) => client.get(PLATFORM, ns.name, name)))).every((p) => !p),
+      { timeoutMs: 60_000, intervalMs: 500, description: "the bench platforms to be gone" },
+    ).catch((err: unknown) => console.error(String(err)));
     await operator.stop();
     await ns.cleanup();
   }
