@@ -8,6 +8,8 @@ export interface OperatorConfig {
   /** This instance's identity in the Lease: the pod name. */
   identity?: string;
   resyncSeconds: number;
+  /** Platforms reconciled at once. */
+  workers: number;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -22,7 +24,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 
 /**
  * WATCH_NAMESPACE (optional), METRICS_PORT (8080), LEADER_ELECTION_NAMESPACE (else POD_NAMESPACE, else
- * WATCH_NAMESPACE, else "default"), POD_NAME (the Lease identity), RESYNC_SECONDS (300).
+ * WATCH_NAMESPACE, else "default"), POD_NAME (the Lease identity), RESYNC_SECONDS (300), WORKERS (4).
  */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const watchNamespace = env.WATCH_NAMESPACE || undefined;
@@ -32,5 +34,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorCon
     leaseNamespace: env.LEADER_ELECTION_NAMESPACE || env.POD_NAMESPACE || watchNamespace || "default",
     identity: env.POD_NAME || undefined,
     resyncSeconds: integer(env, "RESYNC_SECONDS", 300, 10, 86_400),
+    workers: integer(env, "WORKERS", 4, 1, 64),
   };
 }

@@ -17,6 +17,7 @@ const operator = await startOperator({
   leaseNamespace: config.leaseNamespace,
   metricsPort: config.metricsPort,
   resyncSeconds: config.resyncSeconds,
+  workers: config.workers,
   logger: log,
 });
 

@@ -76,7 +76,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
           metrics,
           log,
           namespace: options.namespace,
-          workers: options.workers ?? 2,
+          workers: options.workers ?? 4,
           resyncMs: (options.resyncSeconds ?? 300) * 1000,
           backoff: options.backoff ?? { baseMs: 500, maxMs: 300_000 },
         });

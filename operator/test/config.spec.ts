@@ -2,17 +2,18 @@ import assert from "node:assert/strict";
 import { configFromEnv } from "../src/config.ts";
 
 describe("config", () => {
-  it("defaults: all namespaces, port 8080, lease in default, resync 5 min", () => {
+  it("defaults: all namespaces, port 8080, lease in default, resync 5 min, 4 workers", () => {
     assert.deepEqual(configFromEnv({}), {
       watchNamespace: undefined,
       metricsPort: 8080,
       leaseNamespace: "default",
       identity: undefined,
       resyncSeconds: 300,
+      workers: 4,
     });
   });
 
-  it("reads WATCH_NAMESPACE, METRICS_PORT, LEADER_ELECTION_NAMESPACE, POD_NAME, RESYNC_SECONDS", () => {
+  it("reads WATCH_NAMESPACE, METRICS_PORT, LEADER_ELECTION_NAMESPACE, POD_NAME, RESYNC_SECONDS, WORKERS", () => {
     assert.deepEqual(
       configFromEnv({
         WATCH_NAMESPACE: "games",
@@ -20,6 +21,7 @@ describe("config", () => {
         LEADER_ELECTION_NAMESPACE: "gaia-system",
         POD_NAME: "gaia-operator-7d9c",
         RESYNC_SECONDS: "60",
+        WORKERS: "8",
       }),
       {
         watchNamespace: "games",
@@ -27,6 +29,7 @@ describe("config", () => {
         leaseNamespace: "gaia-system",
         identity: "gaia-operator-7d9c",
         resyncSeconds: 60,
+        workers: 8,
       },
     );
   });
