@@ -247,7 +247,7 @@ start kube-apiserver \
   --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --authorization-mode=RBAC \
-  --service-cluster-ip-range=10.0.0.0/24 \
+  --service-cluster-ip-range=10.0.0.0/16 \
   --allow-privileged=true \
   --service-account-issuer="${SA_ISSUER}" \
   --api-audiences="${SA_ISSUER}" \
@@ -271,7 +271,8 @@ start kube-controller-manager \
   --service-account-private-key-file="${PKI}/sa.key" \
   --root-ca-file="${PKI}/ca.crt" \
   --cluster-signing-cert-file="${PKI}/ca.crt" --cluster-signing-key-file="${PKI}/ca.key" \
-  --service-cluster-ip-range=10.0.0.0/24 \
+  --service-cluster-ip-range=10.0.0.0/16 \
+  --kube-api-qps=100 --kube-api-burst=200 \
   --profiling=false \
   --v=1
 start kube-scheduler \
@@ -340,7 +341,7 @@ EOF
 } >"${manifest}"
 kubectl_admin create -f "${manifest}" >/dev/null
 # Realistic node sizes (kwok keeps what is set before it first reports the node).
-node_status='{"status":{"capacity":{"cpu":"16","memory":"64Gi","pods":"110","ephemeral-storage":"200Gi"},"allocatable":{"cpu":"16","memory":"64Gi","pods":"110","ephemeral-storage":"200Gi"}}}'
+node_status='{"status":{"capacity":{"cpu":"16","memory":"64Gi","pods":"250","ephemeral-storage":"200Gi"},"allocatable":{"cpu":"16","memory":"64Gi","pods":"250","ephemeral-storage":"200Gi"}}}'
 for i in $(seq 1 "${NODE_COUNT}"); do
   kubectl_admin patch node "kwok-node-${i}" --subresource=status --type=merge -p "${node_status}" >/dev/null
 done
