@@ -47,7 +47,9 @@ export class EventRecorder {
     try {
       await this.client.create(EVENT, event);
     } catch (error) {
-      this.log.warn({ err: error, reason }, "could not record an event");
+      // A platform finalized while its namespace is deleted cannot leave Events there; that is expected.
+      const terminating = /because it is being terminated/.test((error as Error).message ?? "");
+      this.log[terminating ? "debug" : "warn"]({ err: error, reason }, "could not record an event");
     }
   }
 }
