@@ -16,15 +16,19 @@
  *   node --import tsx bench/operator/operator.bench.ts --namespaces N
  *
  * N platforms in N namespaces, datastores external (a Secret with dummy URLs in each namespace), mesh off, the
- * operator a child process (`operator/src/main.ts`, all namespaces, RESYNC_SECONDS=300): time from creating all
- * of them to all Ready, and the operator's resident memory (VmRSS, peak VmHWM) sampled from /proc.
- * BENCH_OPERATOR_HEAP_MB=n runs the operator with --max-old-space-size=n.
+ * operator a child process (the bundle the image runs, `operator/build.ts`; BENCH_OPERATOR_TSX=1 runs
+ * `operator/src/main.ts` under tsx instead; all namespaces, RESYNC_SECONDS=300): time from creating all
+ * of them to all Ready, and the operator's resident memory (VmRSS, peak VmHWM) sampled from /proc. The operator
+ * runs with the heap flags the Helm chart sets (values.yaml, heap.*); BENCH_OPERATOR_NODE_OPTIONS replaces them.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { type KubeConfig, type KubernetesObject, Watch } from "@kubernetes/client-node";
+import { load as loadYaml } from "js-yaml";
+import { buildOperator } from "../../operator/build.ts";
 import type { GaiaPlatform } from "../../operator/src/api/types.ts";
 import { CHILD_TYPES, PLATFORM, resourcePath } from "../../operator/src/controller/resources.ts";
 import { desired } from "../../operator/src/specs/desired.ts";
@@ -213,6 +217,14 @@ async function oneNamespace(): Promise<void> {
   }
 }
 
+/** NODE_OPTIONS as the chart's Deployment sets it from the default values (templates/deployment.yaml). */
+function chartNodeOptions(): string {
+  const values = loadYaml(readFileSync(path.join(REPO_ROOT, "charts/gaia-operator/values.yaml"), "utf8")) as {
+    heap: { oldSpaceMiB: number; semiSpaceMiB: number };
+  };
+  return `--max-old-space-size=${values.heap.oldSpaceMiB} --max-semi-space-size=${values.heap.semiSpaceMiB}`;
+}
+
 /** VmRSS and VmHWM of a process, in MiB. */
 function memory(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -250,11 +262,14 @@ async function manyNamespaces(count: number): Promise<void> {
       ),
     );
 
+    const bundle = path.join(REPO_ROOT, ".gaia", "bench", "gaia-operator.mjs");
+    await buildOperator(bundle);
     const port = await freePort();
-    // BENCH_OPERATOR_HEAP_MB caps the operator's old generation, to tell its live heap from garbage not yet collected.
-    const heap = process.env.BENCH_OPERATOR_HEAP_MB;
-    const flags = heap ? [`--max-old-space-size=${heap}`] : [];
-    operator = spawn(process.execPath, [...flags, "--import", "tsx", "operator/src/main.ts"], {
+    // The heap flags the Helm chart gives it; BENCH_OPERATOR_NODE_OPTIONS replaces them ("" for Node's defaults).
+    const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? chartNodeOptions();
+    // The operator as it ships (the image runs this bundle); BENCH_OPERATOR_TSX=1 runs the sources under tsx.
+    const entry = process.env.BENCH_OPERATOR_TSX ? ["--import", "tsx", "operator/src/main.ts"] : [bundle];
+    operator = spawn(process.execPath, entry, {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -263,6 +278,7 @@ async function manyNamespaces(count: number): Promise<void> {
         METRICS_PORT: String(port),
         LEADER_ELECTION_NAMESPACE: spaces[0]!.name,
         LOG_LEVEL: "info",
+        NODE_OPTIONS: nodeOptions,
       },
       stdio: ["ignore", "pipe", "inherit"],
     });

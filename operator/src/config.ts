@@ -1,3 +1,5 @@
+import { ConfigError } from "@gaia/kit/errors";
+
 /** The operator's settings from its environment (set by the Helm chart's Deployment). */
 
 export interface OperatorConfig {
@@ -17,7 +19,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name}: expected an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(`${name}: expected an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   }
   return value;
 }

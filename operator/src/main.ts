@@ -1,12 +1,21 @@
+import { ConfigError } from "@gaia/kit/errors";
 import { createLogger } from "@gaia/kit/log";
 import { KubeConfig } from "@kubernetes/client-node";
-import { configFromEnv } from "./config.ts";
+import { configFromEnv, type OperatorConfig } from "./config.ts";
 import { startOperator } from "./operator.ts";
 
 /** Entry point: $KUBECONFIG (or ~/.kube/config) out of cluster, the pod's ServiceAccount in a cluster. */
 
 const log = createLogger("gaia-operator");
-const config = configFromEnv();
+let config: OperatorConfig;
+try {
+  config = configFromEnv();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  // One line naming the variable, and the exit code for a configuration error (sysexits' EX_CONFIG), as gaia has.
+  process.stderr.write(`gaia-operator: configuration error: ${error.message}\n`);
+  process.exit(78);
+}
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromDefault();
 

@@ -358,6 +358,7 @@ describe("helm chart gaia-operator", function () {
       ["--set", "logLevel=loud"],
       ["--set", "watchNamespace=Not_A_Namespace"],
       ["--set", "image.pullPolicy=Sometimes"],
+      ["--set", "heap.oldSpaceMiB=16"],
       ["--set", "platform.enabled=true", "--set", "platform.spec.image=null"],
       ["--set", "unknownKey=1"],
     ]) {
@@ -395,6 +396,16 @@ describe("helm chart gaia-operator", function () {
     assert.equal(env.get("POD_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath, "metadata.namespace");
     assert.equal(env.get("LEADER_ELECTION_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath, "metadata.namespace");
     assert.equal(env.get("WATCH_NAMESPACE")?.value, "");
+    // The heap is bounded, and within the container's memory limit with room for the young generation and code.
+    assert.equal(env.get("NODE_OPTIONS")?.value, "--max-old-space-size=128 --max-semi-space-size=16");
+    assert.equal(container.resources!.limits!.memory, "256Mi");
+    const bigger = parse(await template("gaia", "gaia-system", ["--set", "heap.oldSpaceMiB=512"]));
+    const biggerEnv = (bigger.find((o) => o.kind === "Deployment") as k8s.V1Deployment).spec!.template.spec!
+      .containers[0]!.env!;
+    assert.equal(
+      biggerEnv.find((e) => e.name === "NODE_OPTIONS")?.value,
+      "--max-old-space-size=512 --max-semi-space-size=16",
+    );
 
     const service = objects.find((o) => o.kind === "Service") as k8s.V1Service;
     const monitor = objects.find((o) => o.kind === "ServiceMonitor") as k8s.KubernetesObject & {

@@ -20,6 +20,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The reasons of the Status's `details.causes`. */
+    readonly causes: readonly string[] = [],
   ) {
     super(message);
     this.name = "ApiError";
@@ -28,6 +30,9 @@ export class ApiError extends Error {
 
 export const isNotFound = (error: unknown) => error instanceof ApiError && error.status === 404;
 export const isConflict = (error: unknown) => error instanceof ApiError && error.status === 409;
+/** A create refused because the namespace is being deleted: whatever the operator wanted there goes with it. */
+export const isNamespaceTerminating = (error: unknown) =>
+  error instanceof ApiError && error.status === 403 && error.causes.includes("NamespaceTerminating");
 
 /** The path of an object the operator writes: its own, from its metadata. */
 const objectPath = (type: ResourceType, object: KubernetesObject) =>
@@ -82,7 +87,7 @@ export class KubeClient {
     });
     const text = await response.text();
     if (!response.ok) {
-      let status: { reason?: string; message?: string } = {};
+      let status: { reason?: string; message?: string; details?: { causes?: { reason?: string }[] } } = {};
       try {
         status = JSON.parse(text);
       } catch {
@@ -92,6 +97,7 @@ export class KubeClient {
         response.status,
         status.reason ?? "",
         status.message ?? `${method} ${path}: ${response.status}`,
+        (status.details?.causes ?? []).flatMap((cause) => (cause.reason ? [cause.reason] : [])),
       );
     }
     return (text ? JSON.parse(text) : undefined) as T;

@@ -4,7 +4,7 @@ import { API_VERSION, type GaiaPlatform, KIND } from "../api/types.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "../specs/labels.ts";
 import { newInternalToken, newJwtMaterial, newPassword } from "../specs/material.ts";
 import { ChildCaches } from "./caches.ts";
-import type { KubeClient } from "./client.ts";
+import { isNamespaceTerminating, type KubeClient } from "./client.ts";
 import type { EventRecorder } from "./events.ts";
 import { Informer } from "./informers.ts";
 import type { OperatorMetrics } from "./metrics.ts";
@@ -170,6 +170,12 @@ export class Controller {
         metrics.reconciles.inc({ result: "success" });
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
       } catch (error) {
+        if (isNamespaceTerminating(error)) {
+          // The namespace is going, and the platform with it: its deletion brings it back to be finalized.
+          this.queue.forget(key);
+          log.debug({ platform: key }, "namespace is being deleted; not reconciling");
+          continue;
+        }
         metrics.reconciles.inc({ result: "error" });
         metrics.reconcileErrors.inc();
         const delayMs = this.queue.addRateLimited(key);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "@gaia/kit/log";
 import { API_VERSION, type GaiaPlatform, KIND } from "../api/types.ts";
-import type { KubeClient } from "./client.ts";
+import { isNamespaceTerminating, type KubeClient } from "./client.ts";
 import { microTime } from "./leader.ts";
 import { EVENT } from "./resources.ts";
 
@@ -48,8 +48,10 @@ export class EventRecorder {
       await this.client.create(EVENT, event);
     } catch (error) {
       // A platform finalized while its namespace is deleted cannot leave Events there; that is expected.
-      const terminating = /because it is being terminated/.test((error as Error).message ?? "");
-      this.log[terminating ? "debug" : "warn"]({ err: error, reason }, "could not record an event");
+      this.log[isNamespaceTerminating(error) ? "debug" : "warn"](
+        { err: error, reason },
+        "could not record an event",
+      );
     }
   }
 }

@@ -6,10 +6,35 @@ import { type ResourceType, resourcePath } from "./resources.ts";
 /**
  * An informer: a list-then-watch cache of one resource type (client-node's ListWatch), which relists on 410 Gone
  * by itself and which this wrapper restarts, with back-off, after any other error. Objects in the cache are the
- * API's JSON, exactly as the REST client returns them.
+ * API's JSON as the REST client returns it, less what the operator never reads (`slim`).
  */
 
 export type InformerEvent = "add" | "update" | "delete";
+
+/** kubectl's copy of the whole object as last applied by a user, on objects someone `kubectl apply`-ed. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * Drops what no reader of the caches uses: server-side apply's field ownership (`managedFields`, often the largest
+ * part of a child) and kubectl's last-applied copy. The object is freshly parsed and the cache's own, so it is
+ * trimmed in place.
+ */
+export function slim<T extends KubernetesObject>(object: T): T {
+  const metadata = object.metadata;
+  if (metadata) {
+    delete metadata.managedFields;
+    if (metadata.annotations && LAST_APPLIED in metadata.annotations)
+      delete metadata.annotations[LAST_APPLIED];
+  }
+  return object;
+}
+
+/** A watch whose objects are slimmed before ListWatch caches them. */
+class SlimWatch extends Watch {
+  override watch(...[path, query, callback, done]: Parameters<Watch["watch"]>): Promise<AbortController> {
+    return super.watch(path, query, (phase, object, raw) => callback(phase, slim(object), raw), done);
+  }
+}
 
 const RESTART_BASE_MS = 500;
 const RESTART_MAX_MS = 30_000;
@@ -32,13 +57,14 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   ) {
     const list = async () => {
       const result = await client.list<T>(type, namespace, labelSelector);
+      result.items.forEach(slim);
       this.listed = true;
       this.failures = 0;
       return result;
     };
     this.listWatch = new ListWatch<T>(
       resourcePath(type, namespace),
-      new Watch(kubeConfig),
+      new SlimWatch(kubeConfig),
       list,
       false,
       labelSelector,

@@ -7,7 +7,7 @@ import type { JwtMaterial } from "../specs/material.ts";
 import { migrationJobName, specImage } from "../specs/migration.ts";
 import { generatedSecretNames } from "../specs/secrets.ts";
 import type { ChildCaches } from "./caches.ts";
-import { isConflict, type KubeClient } from "./client.ts";
+import { isConflict, isNamespaceTerminating, type KubeClient } from "./client.ts";
 import { eachConcurrently } from "./concurrently.ts";
 import { needsApply, withAppliedHash } from "./drift.ts";
 import type { EventRecorder } from "./events.ts";
@@ -125,6 +125,7 @@ export class Reconciler {
     const namespace = platform.metadata.namespace;
     const result: Written = { created: [], updated: [], changed: new Set(), failed: 0 };
     const failures: string[] = [];
+    let terminating: unknown;
     // Children do not depend on one another at admission, so they are applied a few at a time: one by one,
     // a platform's ~60 objects cost a round trip each.
     await eachConcurrently(applied, APPLY_CONCURRENCY, async (object) => {
@@ -137,6 +138,7 @@ export class Reconciler {
         (live ? result.updated : result.created).push(describe(object));
         result.changed.add(describe(object));
       } catch (error) {
+        if (isNamespaceTerminating(error)) terminating = error;
         result.failed += 1;
         failures.push(`${describe(object)}: ${(error as Error).message}`);
       }
@@ -158,10 +160,12 @@ export class Reconciler {
         }
       } catch (error) {
         if (isConflict(error)) continue;
+        if (isNamespaceTerminating(error)) terminating = error;
         result.failed += 1;
         failures.push(`${describe(object)}: ${(error as Error).message}`);
       }
     }
+    if (terminating) throw terminating;
     if (failures.length > 0) problems.push({ reason: "ApplyFailed", message: failures.join("; ") });
     return result;
   }

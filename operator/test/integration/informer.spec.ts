@@ -100,4 +100,50 @@ describe("operator against a real API server: informers", function () {
     ]);
     await informer.stop();
   });
+
+  it("caches objects without server-side apply's field ownership or kubectl's last-applied copy", async () => {
+    const configMaps: ResourceType = { apiVersion: "v1", kind: "ConfigMap", plural: "configmaps" };
+    const configMap = (name: string) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name,
+        namespace: ns.name,
+        labels: { slim: "yes" },
+        annotations: {
+          "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({
+            data: { big: "x".repeat(2048) },
+          }),
+          "example.com/kept": "yes",
+        },
+      },
+      data: { key: "value" },
+    });
+    const stored = await client.create<KubernetesObject>(configMaps, configMap("listed"));
+    assert.ok(stored.metadata?.managedFields?.length, "the API server records field ownership");
+
+    const informer = new Informer<KubernetesObject & { data?: Record<string, string> }>(
+      kc,
+      client,
+      configMaps,
+      ns.name,
+      "slim=yes",
+      () => undefined,
+      createLogger("informer-test", "silent"),
+    );
+    await informer.start();
+    await client.create(configMaps, configMap("watched"));
+    await waitFor(() => informer.get("watched", ns.name), {
+      timeoutMs: 10_000,
+      description: "the cache to hold the object created after the list",
+    });
+    for (const name of ["listed", "watched"]) {
+      const cached = informer.get(name, ns.name)!;
+      assert.equal(cached.metadata?.managedFields, undefined, `${name}: managedFields dropped`);
+      assert.deepEqual(cached.metadata?.annotations, { "example.com/kept": "yes" }, `${name}: annotations`);
+      assert.deepEqual(cached.data, { key: "value" });
+      assert.ok(cached.metadata?.resourceVersion && cached.metadata.uid);
+    }
+    await informer.stop();
+  });
 });

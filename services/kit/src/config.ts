@@ -1,12 +1,5 @@
 import { z } from "zod";
-
-/** Start-up stops on this, with one line naming the variable and what it expects. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+import { ConfigError } from "./errors.ts";
 
 const url = (protocols: string[]) =>
   z

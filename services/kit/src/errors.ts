@@ -42,3 +42,11 @@ export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
 export const serviceUnavailable = (detail: string) => new HttpError(503, detail);
 export const badGateway = (detail: string) => new HttpError(502, detail);
 export const gatewayTimeout = (detail: string) => new HttpError(504, detail);
+
+/** Start-up stops on this, with one line naming the variable and what it expects. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { ConfigError, platformEnv, readEnv } from "../src/config.ts";
+import { platformEnv, readEnv } from "../src/config.ts";
+import { ConfigError } from "../src/errors.ts";
 import { serviceUrl } from "../src/registry.ts";
 
 describe("config", () => {
