@@ -37,6 +37,7 @@ import { migrationJobName, specImage } from "../../operator/src/specs/migration.
 import {
   childWrites,
   controlPlane,
+  externalDatastores,
   platformObject,
   runOperator,
   sleep,
@@ -239,28 +240,13 @@ async function manyNamespaces(count: number): Promise<void> {
   let sampler: NodeJS.Timeout | undefined;
   try {
     for (let i = 0; i < count; i++) spaces.push(await freshNamespace(kc, `bench-op-${i}`));
-    const store = (key: string) => ({ external: { secretRef: { name: "datastores", key } } });
+    // Every namespace gets the same Secret, so one spec serves them all.
+    const datastores = (await Promise.all(spaces.map((ns) => externalDatastores(client, ns.name))))[0]!;
     const spec = {
       mesh: { linkerd: { enabled: false } },
       kb: { git: { url: "https://git.example/kb.git" } },
-      postgres: store("postgres"),
-      redis: store("redis"),
-      nats: store("nats"),
+      ...datastores,
     };
-    await Promise.all(
-      spaces.map((ns) =>
-        client.create({ apiVersion: "v1", kind: "Secret", plural: "secrets" }, {
-          apiVersion: "v1",
-          kind: "Secret",
-          metadata: { name: "datastores", namespace: ns.name },
-          stringData: {
-            postgres: "postgresql://gaia:dummy@postgres.invalid:5432/gaia",
-            redis: "redis://redis.invalid:6379",
-            nats: "nats://nats.invalid:4222",
-          },
-        } as KubernetesObject),
-      ),
-    );
 
     const bundle = path.join(REPO_ROOT, ".gaia", "bench", "gaia-operator.mjs");
     await buildOperator(bundle);

@@ -34,6 +34,10 @@ export const isConflict = (error: unknown) => error instanceof ApiError && error
 export const isNamespaceTerminating = (error: unknown) =>
   error instanceof ApiError && error.status === 403 && error.causes.includes("NamespaceTerminating");
 
+/** Asks the API server for objects' metadata only (its PartialObjectMetadata representation), as a list or a watch. */
+export const METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+export const METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
 /** The path of an object the operator writes: its own, from its metadata. */
 const objectPath = (type: ResourceType, object: KubernetesObject) =>
   resourcePath(type, object.metadata?.namespace, object.metadata?.name);
@@ -44,6 +48,8 @@ export interface RequestOptions {
   query?: Record<string, string | undefined>;
   body?: unknown;
   contentType?: string;
+  /** The representation asked for; JSON of the whole object by default. */
+  accept?: string;
   /** Reported to onWrite when the request is sent. */
   write?: { verb: WriteVerb; kind: string };
 }
@@ -77,7 +83,10 @@ export class KubeClient {
     await this.kubeConfig.applySecurityAuthentication(context);
     // The kubeconfig makes a fresh TLS agent per request; keep the first and its pooled connections.
     this.dispatcher ??= context.getDispatcher();
-    const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
+    const headers: Record<string, string> = {
+      ...context.getHeaders(),
+      accept: options.accept ?? "application/json",
+    };
     if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
     const response = await fetch(url, {
       method,
@@ -116,12 +125,17 @@ export class KubeClient {
     }
   }
 
+  /** With `metadataOnly`, the items are PartialObjectMetadata: apiVersion, kind and metadata, no data or spec. */
   list<T extends KubernetesObject>(
     type: ResourceType,
     namespace?: string,
     labelSelector?: string,
+    metadataOnly = false,
   ): Promise<KubernetesListObject<T>> {
-    return this.request(HttpMethod.GET, resourcePath(type, namespace), { query: { labelSelector } });
+    return this.request(HttpMethod.GET, resourcePath(type, namespace), {
+      query: { labelSelector },
+      accept: metadataOnly ? METADATA_LIST : undefined,
+    });
   }
 
   create<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {

@@ -1,8 +1,9 @@
 import type { Logger } from "@gaia/kit/log";
-import { HttpMethod, type KubeConfig } from "@kubernetes/client-node";
+import { HttpMethod, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { API_VERSION, type GaiaPlatform, KIND } from "../api/types.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "../specs/labels.ts";
 import { newInternalToken, newJwtMaterial, newPassword } from "../specs/material.ts";
+import { referencedSecretNames } from "../specs/secrets.ts";
 import { ChildCaches } from "./caches.ts";
 import { isNamespaceTerminating, type KubeClient } from "./client.ts";
 import type { EventRecorder } from "./events.ts";
@@ -11,7 +12,7 @@ import type { OperatorMetrics } from "./metrics.ts";
 import { ownerKey } from "./ownership.ts";
 import { type Backoff, WorkQueue } from "./queue.ts";
 import { Reconciler } from "./reconciler.ts";
-import { CHILD_TYPES, PLATFORM, type ResourceType } from "./resources.ts";
+import { CHILD_TYPES, PLATFORM, type ResourceType, SECRET } from "./resources.ts";
 
 /**
  * The running controller of the leader: informers on GaiaPlatforms and on every child kind, a work queue fed by
@@ -37,6 +38,8 @@ const LINKERD_RECHECK_MS = 60_000;
 export class Controller {
   private readonly queue: WorkQueue;
   private readonly platforms: Informer<GaiaPlatform>;
+  /** Every Secret's metadata: a change to one the user references brings its platforms back. */
+  private readonly userSecrets: Informer;
   private readonly children = new ChildCaches();
   /** Every informer created, synced or not, so that stop() reaches those still starting. */
   private readonly informers: Informer[] = [];
@@ -61,6 +64,17 @@ export class Controller {
       },
       options.log,
     );
+    // By metadata alone: the reconcile reads the data itself, and other Secrets' data has no place in this process.
+    this.userSecrets = new Informer(
+      options.kubeConfig,
+      options.client,
+      SECRET,
+      options.namespace,
+      undefined,
+      (_event, secret) => this.enqueueReferencing(secret),
+      options.log,
+      true,
+    );
     this.reconciler = new Reconciler({
       client: options.client,
       platform: (namespace, name) => this.platforms.get(name, namespace),
@@ -74,9 +88,13 @@ export class Controller {
 
   /** Starts the watches, waits for their caches, then the workers. stop() may come at any point of it. */
   async start(): Promise<void> {
-    this.informers.push(this.platforms as Informer);
+    this.informers.push(this.platforms as Informer, this.userSecrets);
     const core = CHILD_TYPES.filter((type) => !type.linkerd);
-    await Promise.all([this.platforms.start(), ...core.map((type) => this.watchChildren(type))]);
+    await Promise.all([
+      this.platforms.start(),
+      this.userSecrets.start(),
+      ...core.map((type) => this.watchChildren(type)),
+    ]);
     if (this.stopped) return;
     await this.linkerdAvailable();
     if (this.stopped) return;
@@ -104,6 +122,16 @@ export class Controller {
   private enqueue(key: string): void {
     this.queue.add(key);
     this.options.metrics.queueDepth.set(this.queue.depth);
+  }
+
+  /** A Secret changed: the platforms of its namespace that reference it reconcile (their pods roll if it matters). */
+  private enqueueReferencing(secret: KubernetesObject): void {
+    const { namespace, name } = secret.metadata ?? {};
+    if (!namespace || !name) return;
+    for (const platform of this.platforms.list(namespace)) {
+      if (referencedSecretNames(platform).includes(name))
+        this.enqueue(`${namespace}/${platform.metadata.name}`);
+    }
   }
 
   private async watchChildren(type: ResourceType): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Logger } from "@gaia/kit/log";
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
-import type { KubeClient } from "./client.ts";
+import { type KubeClient, METADATA_WATCH } from "./client.ts";
 import { type ResourceType, resourcePath } from "./resources.ts";
 
 /**
@@ -29,11 +29,25 @@ export function slim<T extends KubernetesObject>(object: T): T {
   return object;
 }
 
-/** A watch whose objects are slimmed before ListWatch caches them. */
+/** A watch whose objects are slimmed before ListWatch caches them; `accept` asks for another representation. */
 class SlimWatch extends Watch {
+  constructor(kubeConfig: KubeConfig, accept?: string) {
+    super(accept ? withAccept(kubeConfig, accept) : kubeConfig);
+  }
+
   override watch(...[path, query, callback, done]: Parameters<Watch["watch"]>): Promise<AbortController> {
     return super.watch(path, query, (phase, object, raw) => callback(phase, slim(object), raw), done);
   }
+}
+
+/** The kubeconfig, adding an Accept header where Watch takes its headers from: the authentication step. */
+function withAccept(kubeConfig: KubeConfig, accept: string): KubeConfig {
+  const config = Object.create(kubeConfig) as KubeConfig;
+  config.applySecurityAuthentication = async (context) => {
+    await kubeConfig.applySecurityAuthentication(context);
+    context.setHeaderParam("Accept", accept);
+  };
+  return config;
 }
 
 const RESTART_BASE_MS = 500;
@@ -54,17 +68,20 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     labelSelector: string | undefined,
     onEvent: (event: InformerEvent, object: T) => void,
     private readonly log: Logger,
+    /** Cache only the objects' metadata (PartialObjectMetadata): for kinds watched for changes, not read. */
+    metadataOnly = false,
   ) {
     const list = async () => {
-      const result = await client.list<T>(type, namespace, labelSelector);
-      result.items.forEach(slim);
+      const result = await client.list<T>(type, namespace, labelSelector, metadataOnly);
+      // An empty metadata-only list comes with `items: null`.
+      result.items = (result.items ?? []).map(slim);
       this.listed = true;
       this.failures = 0;
       return result;
     };
     this.listWatch = new ListWatch<T>(
       resourcePath(type, namespace),
-      new SlimWatch(kubeConfig),
+      new SlimWatch(kubeConfig, metadataOnly ? METADATA_WATCH : undefined),
       list,
       false,
       labelSelector,

@@ -106,7 +106,10 @@ export async function ensureGeneratedSecrets(
   return data;
 }
 
-/** The user's Secrets the pods read; read directly (not watched), a missing one is reported. */
+/**
+ * The user's Secrets the pods read, read directly (the controller watches Secrets by metadata only, which brings
+ * the platform here when one changes); a missing one is reported.
+ */
 export async function readReferencedSecrets(
   client: KubeClient,
   platform: GaiaPlatform,

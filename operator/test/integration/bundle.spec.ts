@@ -12,10 +12,12 @@ import {
 import { freePort } from "../../../test/support/servers.ts";
 import { buildOperator } from "../../build.ts";
 import type { KubeClient } from "../../src/controller/client.ts";
-import { PLATFORM, SECRET } from "../../src/controller/resources.ts";
+import { PLATFORM } from "../../src/controller/resources.ts";
 import {
   CONTROL_PLANE_START_TIMEOUT_MS,
   controlPlane,
+  deletePlatform,
+  externalDatastores,
   platformObject,
   testClient,
   waitFor,
@@ -75,17 +77,7 @@ describe("operator against a real API server: the shipped bundle", function () {
   });
 
   it("takes its Lease, serves /healthz and makes a platform Ready", async () => {
-    await client.create(SECRET, {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: "datastores", namespace: ns.name },
-      stringData: {
-        postgres: "postgresql://gaia:unused@postgres.invalid:5432/gaia",
-        redis: "redis://redis.invalid:6379",
-        nats: "nats://nats.invalid:4222",
-      },
-    });
-    const store = (key: string) => ({ external: { secretRef: { name: "datastores", key } } });
+    const datastores = await externalDatastores(client, ns.name);
     const port = await freePort();
     const run = runBundle(bundle, {
       KUBECONFIG: CONTROL_PLANE_KUBECONFIG,
@@ -102,12 +94,7 @@ describe("operator against a real API server: the shipped bundle", function () {
       );
       await client.create(
         PLATFORM,
-        platformObject(ns.name, {
-          mesh: { linkerd: { enabled: false } },
-          postgres: store("postgres"),
-          redis: store("redis"),
-          nats: store("nats"),
-        }),
+        platformObject(ns.name, { mesh: { linkerd: { enabled: false } }, ...datastores }),
       );
       const platform = await waitReady(client, ns.name, "gaia", 120_000);
       assert.equal(platform.status?.migratedImage, "ghcr.io/example/gaia:0.1.0");
@@ -115,6 +102,7 @@ describe("operator against a real API server: the shipped bundle", function () {
       assert.match(metrics, /^gaia_operator_reconcile_total\{[^}]*\} [1-9]/m);
       assert.doesNotMatch(run.output(), /"level":50|"level":60/, "no errors logged");
     } finally {
+      await deletePlatform(client, ns.name);
       run.child.kill("SIGTERM");
       assert.equal(await exited(run.child), 0, `graceful stop; output: ${run.output()}`);
     }

@@ -146,4 +146,54 @@ describe("operator against a real API server: informers", function () {
     }
     await informer.stop();
   });
+
+  it("caches metadata alone when asked: a Secret without its data, from the list and from the watch", async () => {
+    const secrets: ResourceType = { apiVersion: "v1", kind: "Secret", plural: "secrets" };
+    const secret = (name: string) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: ns.name, labels: { metadata: "only" } },
+      stringData: { password: "not for the cache" },
+    });
+    await client.create(secrets, secret("listed"));
+    const informer = new Informer<KubernetesObject & { data?: unknown }>(
+      kc,
+      client,
+      secrets,
+      ns.name,
+      "metadata=only",
+      () => undefined,
+      createLogger("informer-test", "silent"),
+      true,
+    );
+    await informer.start();
+    await client.create(secrets, secret("watched"));
+    await waitFor(() => informer.get("watched", ns.name), {
+      timeoutMs: 10_000,
+      description: "the cache to hold the Secret created after the list",
+    });
+    for (const name of ["listed", "watched"]) {
+      const cached = informer.get(name, ns.name)!;
+      assert.equal(cached.kind, "PartialObjectMetadata", `${name}: metadata representation`);
+      assert.equal(cached.data, undefined, `${name}: no data`);
+      assert.equal(cached.metadata?.labels?.metadata, "only");
+      assert.equal(cached.metadata?.managedFields, undefined);
+    }
+    await informer.stop();
+
+    // The API server sends an empty metadata list with `items: null`.
+    const empty = new Informer(
+      kc,
+      client,
+      secrets,
+      ns.name,
+      "metadata=none",
+      () => undefined,
+      createLogger("informer-test", "silent"),
+      true,
+    );
+    await empty.start();
+    assert.deepEqual(empty.list(ns.name), []);
+    await empty.stop();
+  });
 });

@@ -20,6 +20,7 @@ import {
   CONTROL_PLANE_START_TIMEOUT_MS,
   childWrites,
   controlPlane,
+  deletePlatform,
   getPlatform,
   names,
   platformObject,
@@ -323,11 +324,7 @@ describe("operator against a real API server: a platform's life", function () {
 
   it("on deletion with retainPolicy Delete removes its children and its volumes", async () => {
     const platform = (await getPlatform(client, ns.name)) as GaiaPlatform;
-    await client.delete(PLATFORM, ns.name, "gaia");
-    await waitFor(async () => !(await getPlatform(client, ns.name)), {
-      timeoutMs: 30_000,
-      description: "the platform to go",
-    });
+    await deletePlatform(client, ns.name);
     await waitFor(
       async () => (await names(client, DEPLOYMENT, ns.name, instanceSelector(platform))).length === 0,
       {

@@ -7,6 +7,7 @@ import type { RunningOperator } from "../../src/operator.ts";
 import {
   CONTROL_PLANE_START_TIMEOUT_MS,
   controlPlane,
+  deletePlatform,
   getPlatform,
   names,
   platformObject,
@@ -47,11 +48,7 @@ describe("operator against a real API server: retained volumes and Secrets", fun
     await waitReady(client, ns.name);
     const before = await password();
     assert.ok(before);
-    await client.delete(PLATFORM, ns.name, "gaia");
-    await waitFor(async () => !(await getPlatform(client, ns.name)), {
-      timeoutMs: 30_000,
-      description: "the platform to go",
-    });
+    await deletePlatform(client, ns.name);
     await waitFor(async () => (await names(client, STATEFULSET, ns.name)).length === 0, {
       timeoutMs: 60_000,
       description: "the garbage collector to delete the StatefulSets",

@@ -12,7 +12,7 @@ import {
 } from "../../../test/controlplane/harness.ts";
 import type { GaiaPlatform } from "../../src/api/types.ts";
 import { KubeClient } from "../../src/controller/client.ts";
-import { PLATFORM, type ResourceType } from "../../src/controller/resources.ts";
+import { PLATFORM, type ResourceType, SECRET } from "../../src/controller/resources.ts";
 import { type OperatorOptions, type RunningOperator, startOperator } from "../../src/operator.ts";
 
 /** The control plane with Gaia's and Linkerd's CRDs installed, and the operator run in-process against it. */
@@ -115,6 +115,15 @@ export async function waitReady(
   );
 }
 
+/** Deletes a platform and waits until its operator has finalized it and it is gone, so its namespace can go. */
+export async function deletePlatform(client: KubeClient, namespace: string, name = "gaia"): Promise<void> {
+  await client.delete(PLATFORM, namespace, name);
+  await waitFor(async () => !(await getPlatform(client, namespace, name)), {
+    timeoutMs: 30_000,
+    description: `GaiaPlatform ${namespace}/${name} to go`,
+  });
+}
+
 export async function names(
   client: KubeClient,
   type: ResourceType,
@@ -130,4 +139,29 @@ export async function childWrites(operator: RunningOperator): Promise<Record<str
   delete counts.Lease;
   delete counts.Event;
   return counts;
+}
+
+/**
+ * External Postgres, Redis and NATS for a platform that never reaches them (kwok runs no containers): a Secret
+ * "datastores" with URLs in the namespace, and the spec fields that reference it. Such a platform uses no volume.
+ */
+export async function externalDatastores(
+  client: KubeClient,
+  namespace: string,
+  password = "unused",
+): Promise<
+  Record<"postgres" | "redis" | "nats", { external: { secretRef: { name: string; key: string } } }>
+> {
+  await client.create(SECRET, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "datastores", namespace },
+    stringData: {
+      postgres: `postgresql://gaia:${password}@postgres.invalid:5432/gaia`,
+      redis: "redis://redis.invalid:6379",
+      nats: "nats://nats.invalid:4222",
+    },
+  });
+  const store = (key: string) => ({ external: { secretRef: { name: "datastores", key } } });
+  return { postgres: store("postgres"), redis: store("redis"), nats: store("nats") };
 }
