@@ -95,34 +95,9 @@ for name in kubeadm kube-proxy kubelet; do
   kind_log "built ${name} in $((SECONDS - t0))s"
 done
 
-# etcd: its server module replaces its sibling modules with ../ paths, so it builds only inside
-# a wrapper module that pins them to the same release.
 if ! built etcd; then
   t0=${SECONDS}
-  etcd_dir="${KIND_CACHE_DIR}/etcd-module"
-  if [ ! -f "${etcd_dir}/go.sum" ]; then
-    rm -rf "${etcd_dir}"
-    mkdir -p "${etcd_dir}"
-    {
-      echo "module gaia.build/etcd"
-      echo
-      echo "go 1.24"
-      echo
-      echo "require go.etcd.io/etcd/server/v3 ${ETCD_VERSION}"
-      echo
-      echo "replace ("
-      for m in api/v3 client/pkg/v3 client/v3 pkg/v3; do
-        echo "	go.etcd.io/etcd/${m} => go.etcd.io/etcd/${m} ${ETCD_VERSION}"
-      done
-      echo ")"
-    } >"${etcd_dir}/go.mod"
-    printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"${etcd_dir}/tools.go"
-    (cd "${etcd_dir}" && "${GO_BIN}" mod tidy) >"${KIND_CACHE_DIR}/etcd-mod-tidy.log" 2>&1 ||
-      { rm -f "${etcd_dir}/go.sum"; tail -n 20 "${KIND_CACHE_DIR}/etcd-mod-tidy.log" >&2; kind_die "go mod tidy failed for etcd"; }
-  fi
-  (cd "${etcd_dir}" && "${GO_BIN}" build -p "${GO_BUILD_P}" -trimpath -ldflags "-s -w" \
-    -o "${KIND_CACHE_BIN}/.etcd.tmp" go.etcd.io/etcd/server/v3)
-  mv -f "${KIND_CACHE_BIN}/.etcd.tmp" "${KIND_CACHE_BIN}/etcd"
+  build_etcd "${KIND_CACHE_BIN}/etcd" "${KIND_CACHE_DIR}/etcd-module" || kind_die "building etcd ${ETCD_VERSION} failed (output above)"
   kind_log "built etcd ${ETCD_VERSION} in $((SECONDS - t0))s"
 fi
 

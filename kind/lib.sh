@@ -15,7 +15,6 @@ source "${KIND_REPO_ROOT}/test/controlplane/lib.sh"
 # pkg/build/nodeimage/const_storage.go. (Its CNI image, kindnetd, is replaced by the project's
 # pod network, images/podnet: the module proxy does not serve kindnetd's module.)
 KIND_VERSION="${GAIA_KIND_VERSION:-v0.33.0}"
-ETCD_VERSION="${GAIA_ETCD_VERSION:-v3.6.5}"
 ETCD_IMAGE_REV="0"
 COREDNS_VERSION="${GAIA_COREDNS_VERSION:-v1.12.1}"
 PAUSE_VERSION="3.10.1"

@@ -1,4 +1,4 @@
-# Test Kubernetes control plane: kube-apiserver, kube-controller-manager and kube-scheduler on kine,
+# Test Kubernetes control plane: kube-apiserver, kube-controller-manager and kube-scheduler on etcd,
 # with kwok faking the nodes, built from Go modules (see test/controlplane/README.md).
 # Included by the root Makefile.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries of the test control plane from Go modules, once per version set:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
-#   kine (etcd-compatible store), kwok (fake kubelets) and helm.
+#   etcd, kwok (fake kubelets) and helm.
 # Binaries are cached in ${GAIA_CACHE_DIR:-~/.cache/gaia}/controlplane/<versions>/bin and
 # linked into .gaia/controlplane/bin. A second run builds nothing.
 set -euo pipefail
@@ -141,8 +141,16 @@ build_k8s kube-apiserver
 build_k8s kube-controller-manager
 build_k8s kube-scheduler
 build_k8s kubectl
-build_tool kine github.com/k3s-io/kine "${KINE_VERSION}" \
-  "-X github.com/k3s-io/kine/pkg/version.Version=${KINE_VERSION}"
+n=$((n + 1))
+if [ -x "${CP_CACHE_BIN}/etcd" ]; then
+  step "${n}" "etcd already built"
+else
+  t0=${SECONDS}
+  step "${n}" "building etcd ${ETCD_VERSION} ..."
+  build_etcd "${CP_CACHE_BIN}/etcd" "${CP_CACHE_DIR}/etcd-module" ||
+    cp_die "building etcd failed (output above); is the Go module proxy reachable (GOPROXY=$("${GO_BIN}" env GOPROXY))?"
+  step "${n}" "built etcd in $((SECONDS - t0))s"
+fi
 build_tool kwok sigs.k8s.io/kwok/cmd/kwok "${KWOK_VERSION}" ""
 build_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" \
   "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"

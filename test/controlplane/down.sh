@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-COMPONENTS=(kwok kube-scheduler kube-controller-manager kube-apiserver kine)
+COMPONENTS=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 # Only signal a pid that still runs one of our binaries (pids get reused).
 ours() {

@@ -1,6 +1,6 @@
 /**
  * Mocha helpers for tests that need a real Kubernetes API: kube-apiserver, kube-controller-manager and
- * kube-scheduler on kine, with kwok faking the kubelets (see test/controlplane/README.md).
+ * kube-scheduler on etcd, with kwok faking the kubelets (see test/controlplane/README.md).
  *
  *   before(async function () {
  *     this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);

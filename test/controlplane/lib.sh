@@ -7,16 +7,16 @@ CP_REPO_ROOT="$(cd "${CP_SCRIPT_DIR}/../.." && pwd)"
 
 # Pinned versions. Override with the environment if you know what you are doing.
 K8S_VERSION="${GAIA_K8S_VERSION:-v1.34.4}"
-KINE_VERSION="${GAIA_KINE_VERSION:-v0.17.5}"
+ETCD_VERSION="${GAIA_ETCD_VERSION:-v3.6.5}"
 KWOK_VERSION="${GAIA_KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${GAIA_HELM_VERSION:-v3.19.5}"
-# Oldest Go that builds every pinned module (kine v0.17.5 declares go 1.26.5).
+# Oldest Go known to build every pinned module.
 GO_MIN_VERSION="1.26.5"
 
-CP_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kine kwok helm)
+CP_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm)
 
 CP_CACHE_ROOT="${GAIA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gaia}/controlplane"
-CP_CACHE_DIR="${CP_CACHE_ROOT}/${K8S_VERSION}-kine${KINE_VERSION}-kwok${KWOK_VERSION}-helm${HELM_VERSION}"
+CP_CACHE_DIR="${CP_CACHE_ROOT}/${K8S_VERSION}-etcd${ETCD_VERSION}-kwok${KWOK_VERSION}-helm${HELM_VERSION}"
 CP_CACHE_BIN="${CP_CACHE_DIR}/bin"
 
 CP_STATE_DIR="${GAIA_CONTROLPLANE_DIR:-${CP_REPO_ROOT}/.gaia/controlplane}"
@@ -50,6 +50,39 @@ k8s_version_ldflags() {
   echo "${flags}"
 }
 
+# Builds etcd ${ETCD_VERSION} into the file $1, using $2 as its wrapper module's directory (kept: its go.sum).
+# etcd's server module replaces its sibling modules with ../ paths, so it builds only inside a wrapper module that
+# pins them to the same release. Needs GO_BIN and GO_BUILD_P; on failure, prints the log's tail and returns 1.
+build_etcd() {
+  local out=$1 dir=$2
+  if [ ! -f "${dir}/go.sum" ]; then
+    rm -rf "${dir}"
+    mkdir -p "${dir}"
+    {
+      echo "module gaia.build/etcd"
+      echo
+      echo "go 1.24"
+      echo
+      echo "require go.etcd.io/etcd/server/v3 ${ETCD_VERSION}"
+      echo
+      echo "replace ("
+      for m in api/v3 client/pkg/v3 client/v3 pkg/v3; do
+        echo "	go.etcd.io/etcd/${m} => go.etcd.io/etcd/${m} ${ETCD_VERSION}"
+      done
+      echo ")"
+    } >"${dir}/go.mod"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"${dir}/tools.go"
+    if ! (cd "${dir}" && "${GO_BIN}" mod tidy) >"${dir}.tidy.log" 2>&1; then
+      rm -f "${dir}/go.sum"
+      tail -n 20 "${dir}.tidy.log" >&2
+      return 1
+    fi
+  fi
+  (cd "${dir}" && "${GO_BIN}" build -p "${GO_BUILD_P}" -trimpath -ldflags "-s -w" \
+    -o "${out}.tmp" go.etcd.io/etcd/server/v3) || return 1
+  mv -f "${out}.tmp" "${out}"
+}
+
 # Succeeds when version $1 >= version $2 (dotted numbers).
 cp_version_ge() {
   [ "$(printf '%s\n%s\n' "$2" "$1" | sort -t. -k1,1n -k2,2n -k3,3n | head -n1)" = "$2" ]
@@ -66,12 +99,12 @@ cp_find_go() {
     fi
   fi
   if [ -z "${go_bin}" ] || ! [ -x "${go_bin}" ]; then
-    cp_die "Go ${GO_MIN_VERSION} or newer is needed to build the test control plane (kube-apiserver, kine, kwok ...). Install it from https://go.dev/dl/ (or your package manager), put 'go' on PATH (or set GO=/path/to/go), then run 'make controlplane'."
+    cp_die "Go ${GO_MIN_VERSION} or newer is needed to build the test control plane (kube-apiserver, etcd, kwok ...). Install it from https://go.dev/dl/ (or your package manager), put 'go' on PATH (or set GO=/path/to/go), then run 'make controlplane'."
   fi
   local have
   have="$("${go_bin}" env GOVERSION 2>/dev/null | sed -e 's/^go//' -e 's/[^0-9.].*$//')"
   if ! cp_version_ge "${have}" "${GO_MIN_VERSION}"; then
-    cp_die "Go ${have:-unknown} at ${go_bin} is too old: ${GO_MIN_VERSION} or newer is needed (the pinned kine/kwok modules require it). Install a newer Go from https://go.dev/dl/ and run 'make controlplane' again."
+    cp_die "Go ${have:-unknown} at ${go_bin} is too old: ${GO_MIN_VERSION} or newer is needed (the pinned modules require it). Install a newer Go from https://go.dev/dl/ and run 'make controlplane' again."
   fi
   GO_BIN="${go_bin}"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a real Kubernetes control plane for tests, with no container engine:
-#   kine (etcd-compatible store, in memory), kube-apiserver, kube-controller-manager,
+#   etcd (its data under .gaia/controlplane/etcd, no fsync), kube-apiserver, kube-controller-manager,
 #   kube-scheduler, and kwok faking the kubelets of a few Nodes.
 # Everything listens on 127.0.0.1 only. State, pids and logs live in .gaia/controlplane/.
 # When a healthy control plane is already running, it is reused.
@@ -14,7 +14,7 @@ PV_COUNT="${GAIA_CONTROLPLANE_PVS:-40}"
 PV_SIZE="${GAIA_CONTROLPLANE_PV_SIZE:-20Gi}"
 READY_TIMEOUT="${GAIA_CONTROLPLANE_TIMEOUT:-90}"
 # Started in this order.
-COMPONENTS=(kine kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 KUBECTL="${CP_BIN}/kubectl"
 
@@ -23,7 +23,7 @@ kubectl_admin() { "${KUBECTL}" --kubeconfig "${CP_KUBECONFIG}" "$@"; }
 print_usage_hint() {
   cat >&2 <<EOF
 
-Control plane of Kubernetes ${K8S_VERSION} is up (kine ${KINE_VERSION}, kwok ${KWOK_VERSION}):
+Control plane of Kubernetes ${K8S_VERSION} is up (etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION}):
   api server  $(sed -n 's/^ *server: //p' "${CP_KUBECONFIG}")
   components  ${COMPONENTS[*]}
   nodes       $("${KUBECTL}" --kubeconfig "${CP_KUBECONFIG}" get nodes -o name 2>/dev/null | sed 's#^node/##' | tr '\n' ' ')
@@ -98,13 +98,16 @@ free_port() {
   done
   cp_die "found no free TCP port on 127.0.0.1"
 }
-KINE_PORT="$(free_port)"
+ETCD_PORT="$(free_port)"
+USED_PORTS+="${ETCD_PORT} "
+ETCD_PEER_PORT="$(free_port)"
 APISERVER_PORT="$(free_port)"
 KCM_PORT="$(free_port)"
 SCHEDULER_PORT="$(free_port)"
-USED_PORTS+="${KINE_PORT} ${APISERVER_PORT} ${KCM_PORT} ${SCHEDULER_PORT} "
+USED_PORTS+="${ETCD_PEER_PORT} ${APISERVER_PORT} ${KCM_PORT} ${SCHEDULER_PORT} "
 cat >"${CP_STATE_DIR}/ports.env" <<EOF
-KINE_PORT=${KINE_PORT}
+ETCD_PORT=${ETCD_PORT}
+ETCD_PEER_PORT=${ETCD_PEER_PORT}
 APISERVER_PORT=${APISERVER_PORT}
 KCM_PORT=${KCM_PORT}
 SCHEDULER_PORT=${SCHEDULER_PORT}
@@ -232,13 +235,19 @@ port_fix() { echo "another process may hold port $1 on 127.0.0.1; run test/contr
 
 STARTING=1
 echo "${CP_VERSIONS}" >"${CP_STATE_DIR}/versions"
-start kine --endpoint "memory://" --listen-address "127.0.0.1:${KINE_PORT}" --metrics-bind-address 0
-wait_for kine 20 "$(port_fix "${KINE_PORT}")" port_in_use "${KINE_PORT}"
-cp_log "kine (in-memory store) listening on 127.0.0.1:${KINE_PORT}"
+# A single-member etcd. Without fsync: the data only has to outlive the test run, not a power cut.
+start etcd --name gaia-test --data-dir "${CP_STATE_DIR}/etcd" \
+  --listen-client-urls "http://127.0.0.1:${ETCD_PORT}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+  --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+  --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+  --initial-cluster "gaia-test=http://127.0.0.1:${ETCD_PEER_PORT}" \
+  --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
+wait_for etcd 20 "$(port_fix "${ETCD_PORT}")" port_in_use "${ETCD_PORT}"
+cp_log "etcd ${ETCD_VERSION} listening on 127.0.0.1:${ETCD_PORT}"
 
 SA_ISSUER="https://kubernetes.default.svc.cluster.local"
 start kube-apiserver \
-  --etcd-servers="http://127.0.0.1:${KINE_PORT}" \
+  --etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="${APISERVER_PORT}" \
   --endpoint-reconciler-type=none \
   --cert-dir="${PKI}" --tls-cert-file="${PKI}/apiserver.crt" --tls-private-key-file="${PKI}/apiserver.key" \
@@ -256,7 +265,7 @@ start kube-apiserver \
   --profiling=false \
   --v=1
 wait_for kube-apiserver "${READY_TIMEOUT}" \
-  "see the log above; a port clash ($(port_fix "${APISERVER_PORT}")) or an unreachable store (kine log) are the usual causes" \
+  "see the log above; a port clash ($(port_fix "${APISERVER_PORT}")) or an unreachable store (etcd log) are the usual causes" \
   apiserver_ready
 cp_log "kube-apiserver ready on https://127.0.0.1:${APISERVER_PORT}"
 
