@@ -43,6 +43,9 @@ export interface Outcome {
   requeueAfterMs?: number;
 }
 
+const isPodPrerequisite = (object: Manifest) =>
+  object.kind === "ServiceAccount" || object.kind === "ConfigMap";
+
 /** A Secret the user references is awaited this long before the next look. */
 const MISSING_SECRET_RETRY_MS = 30_000;
 
@@ -126,9 +129,7 @@ export class Reconciler {
     const result: Written = { created: [], updated: [], changed: new Set(), failed: 0 };
     const failures: string[] = [];
     let terminating: unknown;
-    // Children do not depend on one another at admission, so they are applied a few at a time: one by one,
-    // a platform's ~60 objects cost a round trip each.
-    await eachConcurrently(applied, APPLY_CONCURRENCY, async (object) => {
+    const applyOne = async (object: Manifest) => {
       const type = typeOf(object);
       const live = children.get(type, namespace, object.metadata!.name!);
       const withHash = withAppliedHash(object);
@@ -142,29 +143,44 @@ export class Reconciler {
         result.failed += 1;
         failures.push(`${describe(object)}: ${(error as Error).message}`);
       }
-    });
-    for (const object of created) {
-      const type = typeOf(object);
-      if (children.get(type, namespace, object.metadata!.name!)) continue;
-      try {
-        await client.create(type, object);
-        result.created.push(describe(object));
-        if (object.kind === "Job") {
-          await this.deps.recorder.record(
-            platform,
-            "Normal",
-            "MigrationStarted",
-            "Create",
-            `running gaia db migrate for ${specImage(platform)} in Job ${object.metadata!.name}`,
-          );
+    };
+    const createAll = async () => {
+      for (const object of created) {
+        const type = typeOf(object);
+        if (children.get(type, namespace, object.metadata!.name!)) continue;
+        try {
+          await client.create(type, object);
+          result.created.push(describe(object));
+          if (object.kind === "Job") {
+            await this.deps.recorder.record(
+              platform,
+              "Normal",
+              "MigrationStarted",
+              "Create",
+              `running gaia db migrate for ${specImage(platform)} in Job ${object.metadata!.name}`,
+            );
+          }
+        } catch (error) {
+          if (isConflict(error)) continue;
+          if (isNamespaceTerminating(error)) terminating = error;
+          result.failed += 1;
+          failures.push(`${describe(object)}: ${(error as Error).message}`);
         }
-      } catch (error) {
-        if (isConflict(error)) continue;
-        if (isNamespaceTerminating(error)) terminating = error;
-        result.failed += 1;
-        failures.push(`${describe(object)}: ${(error as Error).message}`);
       }
-    }
+    };
+    // Children are applied a few at a time (one by one, ~60 objects cost a round trip each). A pod is not
+    // admitted without its ServiceAccount and does not start without its ConfigMap: with those written first, the
+    // migration Job, whose success the Deployments wait for, starts while the other children are written.
+    const first = applied.filter(isPodPrerequisite);
+    await eachConcurrently(first, APPLY_CONCURRENCY, applyOne);
+    await Promise.all([
+      eachConcurrently(
+        applied.filter((object) => !isPodPrerequisite(object)),
+        APPLY_CONCURRENCY,
+        applyOne,
+      ),
+      createAll(),
+    ]);
     if (terminating) throw terminating;
     if (failures.length > 0) problems.push({ reason: "ApplyFailed", message: failures.join("; ") });
     return result;
