@@ -759,6 +759,12 @@ describe("chat service through the gateway", function () {
         seen.push({ subject, ...(payload as Json) });
       });
       try {
+        // The subscription is live at the server once a probe published through it comes back: the first message
+        // of the conversation must not be announced before anyone listens.
+        await eventually(async () => {
+          await bus.publish("gaia.chat.probe", { probe: true });
+          return seen.some((e) => e.subject === "gaia.chat.probe");
+        });
         await eventually(async () => {
           await p.call(alice, "POST", "/api/v1/chat", { message: "announce me" });
           return seen.find((e) => e.subject === "gaia.chat.message.completed" && e.user_id === alice.userId);
