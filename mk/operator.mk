@@ -6,7 +6,8 @@
 .PHONY: operator-run operator-build
 
 operator-run: $(DEPS) ## run the operator from its sources against $KUBECONFIG (out of cluster; Ctrl-C stops it)
-	@if command -v kubectl >/dev/null && ! kubectl get crd gaiaplatforms.gaia.dev >/dev/null 2>&1; then \
+	@crd="$$(command -v kubectl >/dev/null && kubectl get crd gaiaplatforms.gaia.dev 2>&1 || true)"; \
+	if [[ "$${crd}" == *NotFound* ]]; then \
 		echo "[operator] the GaiaPlatform CRD is not in the cluster $$(kubectl config current-context 2>/dev/null): kubectl apply --server-side -f crds/"; \
 		exit 1; \
 	fi
