@@ -12,8 +12,12 @@ export interface Cache {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   del(...keys: string[]): Promise<void>;
-  /** Add one to a counter that expires ttlSeconds after its first increment; answers the count and its TTL. */
-  incr(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number } | null>;
+  /**
+   * Add `by` (one unless given; negative takes away) to a counter that expires ttlSeconds after it was made;
+   * answers the count and its TTL. A counter that a decrement makes anew (its window ended in between) gets a
+   * TTL too, so no counter outlives its window.
+   */
+  incr(key: string, ttlSeconds: number, by?: number): Promise<{ count: number; ttlMs: number } | null>;
   /** Add members to a set and (re)start its TTL, e.g. an index of the cache keys that belong to one user. */
   addToSet(key: string, members: string[], ttlSeconds: number): Promise<void>;
   /** The members of a set; empty when it is missing or the server is away. */
@@ -72,14 +76,14 @@ export class MemoryCache implements Cache {
     }
   }
 
-  async incr(key: string, ttlSeconds: number) {
+  async incr(key: string, ttlSeconds: number, by = 1) {
     const entry = this.#live(key);
     if (entry) {
-      entry.value = String(Number(entry.value) + 1);
+      entry.value = String(Number(entry.value) + by);
       return { count: Number(entry.value), ttlMs: entry.expiresAt - this.#now() };
     }
-    this.#entries.set(key, { value: "1", expiresAt: this.#now() + ttlSeconds * 1000 });
-    return { count: 1, ttlMs: ttlSeconds * 1000 };
+    this.#entries.set(key, { value: String(by), expiresAt: this.#now() + ttlSeconds * 1000 });
+    return { count: by, ttlMs: ttlSeconds * 1000 };
   }
 
   async addToSet(key: string, members: string[], ttlSeconds: number) {
@@ -124,10 +128,11 @@ export class MemoryCache implements Cache {
   }
 }
 
-/** INCR that starts the window's TTL on the first hit, answering the count and the time left. */
-const INCR_SCRIPT = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}`;
+/** INCRBY that starts the window's TTL when the counter has none (it was just made), answering the count and the time left. */
+const INCR_SCRIPT = `local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
+return {n, ttl}`;
 const INCR_SHA = createHash("sha1").update(INCR_SCRIPT).digest("hex");
 
 export class RedisCache implements Cache {
@@ -187,17 +192,16 @@ export class RedisCache implements Cache {
     });
   }
 
-  incr(key: string, ttlSeconds: number) {
+  incr(key: string, ttlSeconds: number, by = 1) {
     return this.#attempt(null, async (r) => {
+      const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
       // One round trip: rate limiting calls this on hot paths, where a MULTI costs several times as much.
-      const [count, ttlMs] = (await r
-        .evalsha(INCR_SHA, 1, key, Math.round(ttlSeconds * 1000))
+      const [count, left] = (await r
+        .evalsha(INCR_SHA, 1, key, ttlMs, by)
         .catch((error) =>
-          /NOSCRIPT/.test(String(error))
-            ? r.eval(INCR_SCRIPT, 1, key, Math.round(ttlSeconds * 1000))
-            : Promise.reject(error),
+          /NOSCRIPT/.test(String(error)) ? r.eval(INCR_SCRIPT, 1, key, ttlMs, by) : Promise.reject(error),
         )) as [number, number];
-      return { count, ttlMs };
+      return { count, ttlMs: left };
     });
   }
 

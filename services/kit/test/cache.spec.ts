@@ -51,6 +51,19 @@ function behavesAsCache(make: () => Promise<Cache>) {
     await sleep(400);
     assert.equal((await cache.incr("counter", 0.3))?.count, 1);
   });
+
+  it("adds and takes away by a step, and a counter a decrement made anew still expires", async () => {
+    assert.equal((await cache.incr("stepped", 60, 3))?.count, 3);
+    const down = await cache.incr("stepped", 60, -1);
+    assert.equal(down?.count, 2);
+    assert.ok(down!.ttlMs > 59_000, "a step keeps the window");
+    // The window ended between an increment and its matching decrement.
+    const orphan = await cache.incr("orphan", 0.3, -1);
+    assert.equal(orphan?.count, -1);
+    assert.ok(orphan!.ttlMs > 0 && orphan!.ttlMs <= 300);
+    await sleep(400);
+    assert.equal((await cache.incr("orphan", 0.3))?.count, 1, "gone with its TTL, not kept forever");
+  });
 }
 
 describe("cache: memory", () => behavesAsCache(async () => new MemoryCache()));
