@@ -84,11 +84,19 @@ export class Sessions {
 
   async login(input: PasswordCredentials, ip: string): Promise<TokenResponse> {
     const email = normalizeEmail(input.email);
-    await this.#deps.limiter.attempt(email, ip);
-    const user = await findUserByEmail(this.#deps.db, email);
-    // Always one argon2 verification, against a dummy hash when there is no password to check.
-    const matches = await verifyPassword(user?.passwordHash, input.password);
+    const attempt = await this.#deps.limiter.attempt(email, ip);
+    let user: User | null;
+    let matches: boolean;
+    try {
+      user = await findUserByEmail(this.#deps.db, email);
+      // Always one argon2 verification, against a dummy hash when there is no password to check.
+      matches = await verifyPassword(user?.passwordHash, input.password);
+    } catch (error) {
+      await attempt.abandoned();
+      throw error;
+    }
     if (!user || !matches) {
+      await attempt.failed();
       await this.#deps.audit({
         action: AUDIT.loginFailed,
         actorId: user?.id ?? null,
@@ -97,6 +105,8 @@ export class Sessions {
       });
       throw unauthorized("Invalid email or password", "invalid_credentials");
     }
+    // The password was right: a disabled account is no reason to slow the next attempt.
+    await attempt.succeeded();
     if (user.disabled) {
       await this.#deps.audit({
         action: AUDIT.loginFailed,
@@ -106,7 +116,6 @@ export class Sessions {
       });
       throw forbidden("This account is disabled", "account_disabled");
     }
-    await this.#deps.limiter.succeeded(email);
     await this.#deps.audit({ action: AUDIT.loginSucceeded, actorId: user.id, subjectId: user.id, ip });
     return this.#tokens(user);
   }

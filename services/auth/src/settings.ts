@@ -1,9 +1,12 @@
 import { readEnv } from "@gaia/kit";
 import { z } from "zod";
+import type { LoginLimits } from "./ratelimit.ts";
 
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
 const seconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+const retired = (instead: string) =>
+  optional(z.undefined({ error: `no longer read; set ${instead} instead` }));
 
 /** Auth's own variables, beside the platform ones every process reads. */
 export const authEnv = z.object({
@@ -22,9 +25,16 @@ export const authEnv = z.object({
   SUPABASE_JWT_AUDIENCE: z.string().min(1).default("authenticated"),
   GAIA_ACCESS_TOKEN_TTL_SECONDS: seconds(900),
   GAIA_REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600),
-  GAIA_LOGIN_LIMIT_PER_EMAIL: z.coerce.number().int().min(1).default(10),
-  GAIA_LOGIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(100),
+  /** Failed logins for one email from one address before each further one doubles the wait. */
+  GAIA_LOGIN_FREE_FAILURES: z.coerce.number().int().min(0).default(5),
+  /** Failed logins from one address, any email, in a window before the address waits too. */
+  GAIA_LOGIN_FREE_FAILURES_PER_IP: z.coerce.number().int().min(0).default(100),
+  GAIA_LOGIN_MAX_DELAY_SECONDS: seconds(300),
   GAIA_LOGIN_WINDOW_SECONDS: seconds(900),
+  GAIA_REGISTER_LIMIT_PER_IP: z.coerce.number().int().min(1).default(100),
+  // Their meaning changed (a lockout per email, attempts per address): a deployment that sets them is told.
+  GAIA_LOGIN_LIMIT_PER_EMAIL: retired("GAIA_LOGIN_FREE_FAILURES (per email and address)"),
+  GAIA_LOGIN_LIMIT_PER_IP: retired("GAIA_LOGIN_FREE_FAILURES_PER_IP and GAIA_REGISTER_LIMIT_PER_IP"),
   GAIA_KEY_LAST_USED_FLUSH_SECONDS: seconds(30),
 });
 
@@ -35,7 +45,7 @@ export interface AuthSettings {
   supabase: { secret?: string; jwksUrl?: string; issuer?: string; audience: string };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
-  login: { perEmail: number; perIp: number; windowSeconds: number };
+  login: LoginLimits;
   lastUsedFlushSeconds: number;
 }
 
@@ -62,9 +72,11 @@ export function loadAuthSettings(env: Record<string, unknown>): AuthSettings {
     accessTokenTtlSeconds: e.GAIA_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.GAIA_REFRESH_TOKEN_TTL_SECONDS,
     login: {
-      perEmail: e.GAIA_LOGIN_LIMIT_PER_EMAIL,
-      perIp: e.GAIA_LOGIN_LIMIT_PER_IP,
+      freeFailures: e.GAIA_LOGIN_FREE_FAILURES,
+      freeFailuresPerIp: e.GAIA_LOGIN_FREE_FAILURES_PER_IP,
+      maxDelaySeconds: e.GAIA_LOGIN_MAX_DELAY_SECONDS,
       windowSeconds: e.GAIA_LOGIN_WINDOW_SECONDS,
+      registrationsPerIp: e.GAIA_REGISTER_LIMIT_PER_IP,
     },
     lastUsedFlushSeconds: e.GAIA_KEY_LAST_USED_FLUSH_SECONDS,
   };

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { type HttpError, type Identity, MemoryCache } from "@gaia/kit";
+import type { HttpError, Identity } from "@gaia/kit";
 import { generateApiKey, hashApiKey, looksLikeApiKey, sameDigest } from "../src/apikeys.ts";
 import { asIdentity, cacheSeconds } from "../src/credentials.ts";
 import { grantablePermissions } from "../src/keys.ts";
-import { LoginLimiter } from "../src/ratelimit.ts";
 import { boundedIdentity } from "../src/routes/internal.ts";
 import { mapSupabaseClaims, mapSupabaseRole } from "../src/supabase.ts";
 
@@ -99,28 +98,6 @@ describe("auth claims and policy (unit)", () => {
       assert.ok(sameDigest(hash, hashApiKey(key)));
       assert.ok(!sameDigest(hash, hashApiKey(`${key}x`)));
       assert.ok(!looksLikeApiKey("gaia_short_x"));
-    });
-  });
-
-  describe("login limiter", () => {
-    it("answers 429 with a Retry-After once an email passes its limit, and clears on success", async () => {
-      const limiter = new LoginLimiter(new MemoryCache(), { perEmail: 2, perIp: 100, windowSeconds: 60 });
-      await limiter.attempt("a@x.io", "1.1.1.1");
-      await limiter.attempt("a@x.io", "1.1.1.2");
-      await assert.rejects(limiter.attempt("a@x.io", "1.1.1.3"), (e: HttpError) => {
-        assert.equal(e.status, 429);
-        assert.ok(Number(e.headers["Retry-After"]) > 0 && Number(e.headers["Retry-After"]) <= 60);
-        return true;
-      });
-      await limiter.succeeded("a@x.io");
-      await limiter.attempt("a@x.io", "1.1.1.4");
-    });
-
-    it("limits one address across many emails", async () => {
-      const limiter = new LoginLimiter(new MemoryCache(), { perEmail: 100, perIp: 3, windowSeconds: 60 });
-      for (const n of [1, 2, 3]) await limiter.attempt(`u${n}@x.io`, "9.9.9.9");
-      await assert.rejects(limiter.attempt("u4@x.io", "9.9.9.9"), (e: HttpError) => e.status === 429);
-      await limiter.attempt("u4@x.io", "8.8.8.8");
     });
   });
 });

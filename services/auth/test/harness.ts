@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import {
   type Bus,
   createBus,
@@ -29,11 +30,14 @@ export interface AuthUnderTest {
   runtime: Runtime;
   service: RunningService;
   settings: AuthSettings;
-  /** A JSON request; `as` is a credential (API key or bearer JWT) turned into X-Gaia-Identity first. */
+  /**
+   * A JSON request; `as` is a credential (API key or bearer JWT) turned into X-Gaia-Identity first; `from` is
+   * the client's own address, a loopback alias such as 127.0.0.2, which auth sees as req.ip.
+   */
   call<T = Record<string, unknown>>(
     method: string,
     path: string,
-    options?: { body?: unknown; as?: string; headers?: Record<string, string> },
+    options?: { body?: unknown; as?: string; headers?: Record<string, string>; from?: string },
   ): Promise<Reply<T>>;
   /** POST /internal/authenticate with a key (gaia_...) or a JWT. */
   authenticate(credential: string): Promise<Reply<{ identity: Identity; token: string; expires_at: number }>>;
@@ -48,6 +52,31 @@ export interface LoginBody {
   token_type: string;
   expires_in: number;
   user: { id: string; email: string; role: string };
+}
+
+/** A request sent from a local address of the caller's choosing (Linux routes all of 127/8 to loopback). */
+function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method, headers: init.headers, localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers))
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+        resolve(
+          new Response(chunks.length ? Buffer.concat(chunks) : null, { status: res.statusCode, headers }),
+        );
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 let counter = 0;
@@ -71,12 +100,16 @@ export async function startAuthUnderTest(
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    from?: string,
   ) => {
-    const response = await fetch(`${url}${path}`, {
+    const init = {
       method,
       headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    };
+    const response = from
+      ? await requestFrom(from, `${url}${path}`, init)
+      : await fetch(`${url}${path}`, init);
     const text = await response.text();
     return { status: response.status, body: (text ? JSON.parse(text) : {}) as T, headers: response.headers };
   };
@@ -101,7 +134,7 @@ export async function startAuthUnderTest(
         if (auth.status !== 200) return auth as never;
         headers["x-gaia-identity"] = auth.body.token;
       }
-      return request(method, path, callOptions.body, headers);
+      return request(method, path, callOptions.body, headers, callOptions.from);
     },
     async signUp(email = uniqueEmail(), password = "correct horse battery") {
       const registered = await request<LoginBody>("POST", "/api/v1/auth/register", { email, password });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { createLogger, type HttpError, RedisCache } from "@gaia/kit";
 import { type StoppableServer, startNats, startRedis } from "../../../test/support/servers.ts";
+import { sleep, until } from "../../../test/support/wait.ts";
+import { LoginLimiter } from "../src/ratelimit.ts";
 import { type AuthUnderTest, type LoginBody, startAuthUnderTest, uniqueEmail } from "./harness.ts";
 
 describe("auth sessions (PostgreSQL, Redis, NATS)", function () {
@@ -13,7 +16,7 @@ describe("auth sessions (PostgreSQL, Redis, NATS)", function () {
     auth = await startAuthUnderTest({
       redis,
       nats,
-      env: { GAIA_LOGIN_LIMIT_PER_EMAIL: "3", GAIA_LOGIN_LIMIT_PER_IP: "1000" },
+      env: { GAIA_LOGIN_FREE_FAILURES: "3", GAIA_LOGIN_FREE_FAILURES_PER_IP: "1000" },
     });
   });
   after(async () => {
@@ -120,22 +123,72 @@ describe("auth sessions (PostgreSQL, Redis, NATS)", function () {
     assert.equal((await auth.authenticate(b.body.access_token)).status, 401);
   });
 
-  it("rate limits login per email with 429 and Retry-After", async () => {
+  it("never lets a guesser at one address lock the owner out from another", async () => {
     const { email, password } = await auth.signUp();
-    // signUp's own login succeeded and cleared the count; three wrong passwords fill the window.
-    for (let i = 0; i < 3; i++) {
-      const wrong = await auth.call("POST", "/api/v1/auth/login", {
-        body: { email, password: "wrong password" },
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const guess = await auth.call("POST", "/api/v1/auth/login", {
+        body: { email, password: `guess ${i}` },
+        from: "127.0.0.2",
       });
-      assert.equal(wrong.status, 401);
+      statuses.push(guess.status);
     }
-    const limited = await auth.call("POST", "/api/v1/auth/login", { body: { email, password } });
-    assert.equal(limited.status, 429);
-    assert.ok(Number(limited.headers.get("retry-after")) > 0);
-    assert.ok(limited.body.detail);
-    // Another email from the same address is not affected.
-    const other = await auth.signUp();
-    assert.ok(other.login.access_token);
+    assert.ok(
+      statuses.every((status) => status === 401 || status === 429),
+      String(statuses),
+    );
+    assert.ok(statuses.includes(429), `the guesser is slowed down: ${statuses}`);
+    const owner = await auth.call<LoginBody>("POST", "/api/v1/auth/login", {
+      body: { email, password },
+      from: "127.0.0.3",
+    });
+    assert.equal(owner.status, 200, JSON.stringify(owner.body));
+    assert.ok(owner.body.access_token);
+  });
+
+  it("makes one address wait longer after each further wrong password, and starts over once it is right", async () => {
+    const { email, password } = await auth.signUp();
+    const from = "127.0.0.4";
+    const login = (pass: string) =>
+      auth.call("POST", "/api/v1/auth/login", { body: { email, password: pass }, from });
+    // Three free failures (GAIA_LOGIN_FREE_FAILURES), then a fourth that costs a wait of one second.
+    for (let i = 0; i < 4; i++) assert.equal((await login("wrong password")).status, 401);
+    const first = await login(password);
+    assert.equal(first.status, 429, "inside the wait even the right password is not checked");
+    assert.equal(first.headers.get("retry-after"), "1");
+    assert.match(String(first.body.detail), /try again in 1 second\b/);
+    await sleep(1000);
+    assert.equal((await login("wrong password")).status, 401);
+    const second = await login("wrong password");
+    assert.equal(second.status, 429);
+    assert.equal(second.headers.get("retry-after"), "2", "the wait doubled");
+    assert.match(String(second.body.detail), /try again in 2 seconds/);
+    await sleep(2000);
+    assert.equal((await login(password)).status, 200, "after the wait the right password works");
+    // The success cleared this address's count for the email: three free failures again, then one second.
+    for (let i = 0; i < 4; i++) assert.equal((await login("wrong password")).status, 401);
+    const again = await login("wrong password");
+    assert.equal(again.status, 429);
+    assert.equal(again.headers.get("retry-after"), "1");
+  });
+
+  it("lets one attempt of a burst through past the free failures, across replicas sharing Redis", async () => {
+    const replicas = [0, 1].map(() => new RedisCache(redis.url, createLogger("test", "silent"), "replicas:"));
+    try {
+      await until(() => replicas.every((cache) => cache.healthy()));
+      const limiters = replicas.map((cache) => new LoginLimiter(cache, auth.settings.login));
+      const email = uniqueEmail("burst");
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => limiters[i % 2]!.attempt(email, "10.9.8.7")),
+      );
+      const through = outcomes.filter((o) => o.status === "fulfilled");
+      assert.equal(through.length, auth.settings.login.freeFailures + 1);
+      for (const attempt of through) await attempt.value.failed();
+      await assert.rejects(limiters[0]!.attempt(email, "10.9.8.7"), (e: HttpError) => e.status === 429);
+      await assert.rejects(limiters[1]!.attempt(email, "10.9.8.7"), (e: HttpError) => e.status === 429);
+    } finally {
+      await Promise.all(replicas.map((cache) => cache.close()));
+    }
   });
 
   it("answers unknown emails and wrong passwords alike, and audits both", async () => {
