@@ -1,7 +1,7 @@
 import type { Cache, Identity, Role } from "@gaia/kit";
 
 /**
- * Fixed-window rate limiting per credential: a JWT's subject, else an API key, else the client's address.
+ * Fixed-window rate limiting per caller: a user (all their keys and sessions together), else the client's address.
  * Counted in the shared cache (kit cache.incr) so every gateway replica sees one count; while the cache is
  * away each replica counts on its own, which keeps the limit in force (per replica) instead of dropping it.
  */
@@ -26,11 +26,14 @@ export interface Decision {
   resetSeconds: number;
 }
 
-/** `address` is asked only for anonymous callers (working out a client's address behind proxies costs). */
+/**
+ * A role's limit is the user's, whichever key or session they call with: making keys does not multiply it. A
+ * per-key limit, should keys get one, would be a further subject (`key:<keyId>`) checked after this one, so it
+ * can only narrow the user's. `address` is asked only for anonymous callers (working out a client's address
+ * behind proxies costs).
+ */
 export function rateSubject(identity: Identity | undefined, address: () => string): RateSubject {
   if (!identity) return { key: `ip:${address()}`, tier: "anonymous" };
-  if (identity.authType === "api_key" && identity.keyId)
-    return { key: `key:${identity.keyId}`, tier: identity.role };
   return { key: `user:${identity.userId}`, tier: identity.role };
 }
 
@@ -117,21 +120,6 @@ export class RateLimiter {
       return decide(count, limit, leased.ttlMs, windowSeconds);
     }
     return this.#countLocally(subject.key, limit, now);
-  }
-
-  /** Look without counting: the refusal a next hit would get, or undefined while the subject is under its limit. */
-  async peek(subject: RateSubject): Promise<Decision | undefined> {
-    const limit = limitFor(this.#limits, subject.tier);
-    const raw = await this.#cache.get(`ratelimit:${subject.key}`);
-    let count = raw === null ? 0 : Number(raw) * leaseSize(limit);
-    let resetSeconds = this.#limits.windowSeconds;
-    const window = this.#windows.get(subject.key);
-    const now = this.#now();
-    if (window && window.resetAt > now && window.count > count) {
-      count = window.count;
-      resetSeconds = Math.ceil((window.resetAt - now) / 1000);
-    }
-    return count >= limit ? { allowed: false, limit, remaining: 0, resetSeconds } : undefined;
   }
 
   async #lease(key: string, window: Window) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
+import { generateApiKey } from "@gaia/auth/apikeys";
 import { issueKeyForEmail } from "@gaia/auth/bootstrap";
 import type { Role } from "@gaia/kit";
 import OpenAI from "openai";
@@ -301,12 +302,60 @@ describe("gateway against real auth, Redis and NATS", function () {
       assert.ok(reset >= 1 && reset <= 60, String(reset));
       assert.equal(last.headers.get("retry-after"), String(reset));
       assert.match(String(last.body.detail), /Rate limit/);
-      // Another credential of the same role has its own count.
+      // Another user of the same role has their own count.
       const other = await call(`${url}/api/v0.2/personas`, {
         headers: { "x-api-key": await issue("guest") },
       });
       assert.equal(other.status, 200);
       assert.equal(other.headers.get("ratelimit-remaining"), "2");
+    });
+
+    it("counts every key of one user in one bucket: a second key does not add to the limit", async () => {
+      const owner = email("two-keys");
+      const first = (await issueKeyForEmail(auth.runtime.db.prisma, owner, "guest", "first")).key;
+      const second = (await issueKeyForEmail(auth.runtime.db.prisma, owner, "guest", "second")).key;
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": first } })).status);
+      assert.deepEqual(statuses, [200, 200, 200]);
+      const refused = await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": second } });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers.get("ratelimit-remaining"), "0");
+      assert.match(String(refused.body.detail), /Rate limit/);
+    });
+
+    it("answers bogus keys from one address 429 past the limit, yet lets that address's valid key through", async () => {
+      const from = "127.0.0.2";
+      const valid = await issue("user", "behind-nat");
+      const statuses: number[] = [];
+      let refused: Reply | undefined;
+      // The anonymous limit (60 a minute) bounds failed authentications per address.
+      for (let i = 0; i < 62; i++) {
+        const reply = await call(`${url}/api/v0.2/personas`, {
+          headers: { "x-api-key": generateApiKey().key },
+          from,
+        });
+        statuses.push(reply.status);
+        if (reply.status === 429) refused = reply;
+      }
+      assert.deepEqual(statuses.slice(0, 60), Array(60).fill(401));
+      assert.deepEqual(statuses.slice(60), [429, 429]);
+      assert.ok(refused);
+      assert.match(String(refused.body.detail), /failed authentications/);
+      assert.equal(refused.headers.get("ratelimit-limit"), "60");
+      assert.equal(refused.headers.get("ratelimit-remaining"), "0");
+      const reset = Number(refused.headers.get("ratelimit-reset"));
+      assert.ok(reset >= 1 && reset <= 60, String(reset));
+      assert.equal(refused.headers.get("retry-after"), String(reset));
+
+      const ok = await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": valid }, from });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      // Another address never failed.
+      const elsewhere = await call(`${url}/api/v0.2/personas`, {
+        headers: { "x-api-key": generateApiKey().key },
+        from: "127.0.0.3",
+      });
+      assert.equal(elsewhere.status, 401);
     });
 
     it("refuses a body over the route's limit with 413, declared or chunked", async () => {

@@ -11,6 +11,7 @@ import {
   requireIdentity,
 } from "@gaia/kit";
 import express from "express";
+import { Agent, fetch as undiciFetch } from "undici";
 import {
   startTestGateway as startSharedGateway,
   startTestAuth,
@@ -168,22 +169,34 @@ export interface Reply<T = Record<string, unknown>> {
   headers: Headers;
 }
 
+/**
+ * `from` is the client's own address, a loopback alias such as 127.0.0.2 (Linux routes all of 127/8 to the
+ * loopback device): the services see it as req.ip, so tests of per-address limits keep their clients apart.
+ */
 export async function call<T = Record<string, unknown>>(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+  init: { method?: string; headers?: Record<string, string>; body?: unknown; from?: string } = {},
 ): Promise<Reply<T>> {
   const json = init.body !== undefined && typeof init.body !== "string";
-  const response = await fetch(url, {
+  const request = {
     method: init.method ?? "GET",
     headers: { ...(json ? { "content-type": "application/json" } : {}), ...init.headers },
     body: json ? JSON.stringify(init.body) : (init.body as string | undefined),
-  });
-  const text = await response.text();
-  let body: unknown = text;
+  };
+  const agent = init.from ? new Agent({ localAddress: init.from }) : undefined;
   try {
-    body = text ? JSON.parse(text) : {};
-  } catch {}
-  return { status: response.status, body: body as T, headers: response.headers };
+    const response = agent
+      ? await undiciFetch(url, { ...request, dispatcher: agent })
+      : await fetch(url, request);
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {}
+    return { status: response.status, body: body as T, headers: response.headers as Headers };
+  } finally {
+    await agent?.close();
+  }
 }
 
 export { eventually } from "../../../test/support/wait.ts";

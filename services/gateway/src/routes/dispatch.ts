@@ -112,17 +112,28 @@ async function identify(
   }
   const cached = deps.authenticator.cached(credential);
   if (cached) return cached;
-  // Failed attempts are counted per address, and past the limit auth is not even asked.
-  const failures = { key: `authfail:${clientAddress(req)}`, tier: "anonymous" as const };
-  const blocked = await deps.limiter.peek(failures);
-  if (blocked)
-    throw tooManyRequests("Too many failed authentications; try again later", blocked.resetSeconds);
   try {
     return await deps.authenticator.authenticate(credential, res.locals.requestId as string);
   } catch (error) {
-    if (error instanceof HttpError && error.status === 401) await deps.limiter.check(failures);
+    if (error instanceof HttpError && error.status === 401) await refuseFailure(deps, req, res);
     throw error;
   }
+}
+
+/**
+ * Failed authentications are counted per address; past the anonymous limit a failure is answered 429 instead
+ * of 401. The credential is still checked first, always: refusing before the check would lock out everyone
+ * behind the address (a NAT, an office) because one of them, or anyone sharing it, sent bad credentials.
+ * Checking every bogus credential is affordable: auth answers a malformed one without a lookup, an API key with
+ * one read by its unique hash, a token with a signature check, all cheaper than the password hash that any
+ * anonymous client may already ask for at login. A key's 256 random bits, not this count, keep it unguessable.
+ */
+async function refuseFailure(deps: DispatchDeps, req: Request, res: Response): Promise<void> {
+  const decision = await deps.limiter.check({ key: `authfail:${clientAddress(req)}`, tier: "anonymous" });
+  if (decision.allowed) return;
+  const headers = rateLimitHeaders(decision);
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  throw tooManyRequests("Too many failed authentications; try again later", decision.resetSeconds);
 }
 
 async function serve(
