@@ -11,6 +11,7 @@ import helmet from "helmet";
 import client from "prom-client";
 import { HttpError, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { storableInput } from "../validate.ts";
 
 export type HealthCheck = () => Promise<Record<string, unknown>> | Record<string, unknown>;
 export type ReadyCheck = () => Promise<boolean> | boolean;
@@ -159,6 +160,8 @@ export function createApp(options: AppOptions): GaiaApp {
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
   app.use(observe(metrics, log));
   if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
+  // The gateway forwards bytes untouched; the backend that parses them refuses what its database cannot store.
+  if (options.parseJson !== false) app.use(storableInput);
 
   app.get("/health", async (_req, res) => {
     try {
