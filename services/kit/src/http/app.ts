@@ -15,15 +15,12 @@ import type { Logger } from "../log.ts";
 import { storableInput } from "../validate.ts";
 
 export type HealthCheck = () => Promise<Record<string, unknown>> | Record<string, unknown>;
-export type ReadyCheck = () => Promise<boolean> | boolean;
 
 export interface AppOptions {
   name: string;
   log: Logger;
   /** Extra fields for GET /health; a throw marks the service unhealthy. */
   health?: HealthCheck;
-  /** GET /ready answers 503 until this answers true. */
-  ready?: ReadyCheck;
   /** The service's database: /health calls the service degraded and /ready answers 503 while it does not answer. */
   database?: Pick<Database, "prisma">;
   /** Largest JSON body accepted, e.g. "1mb". */
@@ -207,8 +204,7 @@ export function createApp(options: AppOptions): GaiaApp {
       res.status(503).json({ detail: `${name} is not ready: its database is unavailable` });
       return;
     }
-    const ready = options.ready ? await options.ready() : true;
-    res.status(ready ? 200 : 503).json(ready ? { status: "ready" } : { detail: `${name} is not ready yet` });
+    res.json({ status: "ready" });
   });
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
