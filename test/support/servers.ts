@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,13 +139,19 @@ export interface Postgres {
   adminUrl: string;
   /** A fresh database with every migration applied. */
   createDatabase(): Promise<string>;
+  /** Take the server away (its data stays), as an outage would. */
   stop(): Promise<void>;
+  /** Bring it back on the same port after `stop`. */
+  start(): Promise<void>;
 }
 
 const PG_DIRS = ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"];
 
-/** A PostgreSQL cluster from the installed binaries; as root, it runs as the `postgres` user (initdb refuses root). */
-async function startPostgres(): Promise<Postgres> {
+/**
+ * A PostgreSQL cluster from the installed binaries; as root, it runs as the `postgres` user (initdb refuses root).
+ * Most suites share one (sharedPostgres); a suite that stops PostgreSQL starts its own.
+ */
+export async function startPostgres(): Promise<Postgres> {
   const initdb = findBinary("initdb", PG_DIRS, "apt-get install -y postgresql");
   const postgres = findBinary("postgres", PG_DIRS, "apt-get install -y postgresql");
   const port = await freePort();
@@ -165,38 +171,64 @@ async function startPostgres(): Promise<Postgres> {
     child.stderr?.on("data", (d) => (err += d));
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`initdb failed: ${err}`))));
   });
-  const child = run(postgres, [
-    "-D",
-    dataDir,
-    "-p",
-    String(port),
-    "-h",
-    "127.0.0.1",
-    "-k",
-    dir,
-    "-c",
-    "fsync=off",
-    "-c",
-    "synchronous_commit=off",
-    "-c",
-    "full_page_writes=off",
-    "-c",
-    "max_connections=300",
-  ]);
-  child.stdout?.resume();
-  child.stderr?.resume();
+  const launch = () =>
+    run(postgres, [
+      "-D",
+      dataDir,
+      "-p",
+      String(port),
+      "-h",
+      "127.0.0.1",
+      "-k",
+      dir,
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      "max_connections=300",
+    ]);
   const adminUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-  await waitFor(
-    async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.end();
-      return true;
-    },
-    "postgres",
-    30_000,
-    child,
-  );
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const started = launch();
+    child = started;
+    started.stdout?.resume();
+    started.stderr?.resume();
+    await waitFor(
+      async () => {
+        const c = new pg.Client({ connectionString: adminUrl });
+        await c.connect();
+        await c.end();
+        return true;
+      },
+      "postgres",
+      30_000,
+      started,
+    );
+  };
+  await start();
+  /**
+   * PostgreSQL's fast shutdown (SIGINT) ends the sessions still open, as an outage would; SIGTERM would wait for
+   * their clients to leave. runuser passes SIGTERM on but not SIGINT, so the server itself is signalled.
+   */
+  const stop = async () => {
+    const pid = Number(
+      (await readFile(join(dataDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0],
+    );
+    if (pid > 0) {
+      try {
+        process.kill(pid, "SIGINT");
+      } catch {}
+    }
+    await stopChild(child);
+  };
+  registerCleanup(async () => {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+  }, true);
   let template: Promise<string> | undefined;
   let n = 0;
   const admin = async (sql: string) => {
@@ -207,10 +239,6 @@ async function startPostgres(): Promise<Postgres> {
     } finally {
       await c.end();
     }
-  };
-  const stop = async () => {
-    await stopChild(child);
-    await rm(dir, { recursive: true, force: true });
   };
   return {
     adminUrl,
@@ -241,16 +269,14 @@ async function startPostgres(): Promise<Postgres> {
       return `postgresql://postgres@127.0.0.1:${port}/${name}`;
     },
     stop,
+    start,
   };
 }
 
 let shared: Promise<Postgres> | undefined;
 /** One PostgreSQL cluster per test run, shared by every suite; stopped when the run ends. */
 export function sharedPostgres(): Promise<Postgres> {
-  shared ??= startPostgres().then((server) => {
-    registerCleanup(server.stop, true);
-    return server;
-  });
+  shared ??= startPostgres();
   return shared;
 }
 

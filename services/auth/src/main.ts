@@ -22,14 +22,7 @@ export async function startAuth(ctx: ServiceContext, settings: AuthSettings): Pr
       cache: ctx.cache.healthy() ? "ok" : "degraded",
       bus: ctx.bus.healthy() ? "ok" : "degraded",
     }),
-    ready: async () => {
-      try {
-        await db.$queryRaw`SELECT 1`;
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    database: ctx.db,
     routes(app) {
       app.use(wellKnownRoutes(core.keys));
       // Token and identity answers must not be kept by any intermediary.

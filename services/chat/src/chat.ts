@@ -9,6 +9,8 @@ import {
   type Identity,
   type Logger,
   notFound,
+  serviceUnavailable,
+  storableText,
 } from "@gaia/kit";
 import { modelInfo, type ProviderKind } from "./catalogue.ts";
 import { estimateTokens, fitHistory, messageTokens, promptBudget } from "./history.ts";
@@ -84,9 +86,15 @@ const MAX_TOOL_ROUNDS = 4;
 const TITLE_LENGTH = 60;
 
 export function titleFrom(message: string): string {
-  const line = message.trim().split("\n")[0]!.replace(/\s+/g, " ");
-  return line.length > TITLE_LENGTH ? `${line.slice(0, TITLE_LENGTH - 1)}…` : line || "New conversation";
+  // By code points, so an emoji at the cut is kept or dropped whole, never left as half a surrogate pair.
+  const line = [...message.trim().split("\n")[0]!.replace(/\s+/g, " ")];
+  return line.length > TITLE_LENGTH
+    ? `${line.slice(0, TITLE_LENGTH - 1).join("")}…`
+    : line.join("") || "New conversation";
 }
+
+/** What a client hears when its turn ran but could not be kept: the reply is not in the conversation. */
+export const REPLY_NOT_SAVED = "The reply could not be saved; try again";
 
 /** Map a provider failure onto the HTTP error a client sees. */
 export function providerHttpError(error: unknown): HttpError {
@@ -231,6 +239,8 @@ export class ChatService {
     let text = "";
     const start = turnStart(turn, emit);
     let model = `${turn.target.provider}/${turn.target.model}`;
+    // Finished once: a reply that could not be stored is not a second turn to store and bill.
+    let finished = false;
     try {
       for (let round = 0; ; round++) {
         const tools =
@@ -250,6 +260,7 @@ export class ChatService {
         // Later rounds stay with the model that answered the first, so the tool exchange stays in one voice.
         model = `${step.selected.provider}/${step.selected.model}`;
         if (step.toolCalls.length === 0) {
+          finished = true;
           await this.#finish(turn, text, calls);
           return this.#result(turn, text, calls, start.selected ?? step.selected, step.finishReason);
         }
@@ -264,7 +275,7 @@ export class ChatService {
         }
       }
     } catch (error) {
-      await this.#finish(turn, text, calls, error);
+      if (!finished) await this.#finish(turn, text, calls, error);
       throw error;
     }
   }
@@ -387,48 +398,25 @@ export class ChatService {
 
   /**
    * Store the user's message and the reply (as far as it got) with provider, model and tokens, bill each model
-   * call, and announce the outcome. Storage trouble is logged, not thrown: the client already has its answer.
+   * call, and announce the outcome. A turn that ran but could not be stored is not a success: it fails with 503
+   * (a turn that failed already keeps its own error). Billing does not depend on storing: the provider was paid
+   * either way, so every call is recorded whether or not the messages were kept.
    */
   async #finish(turn: PreparedTurn, reply: string, calls: CallRecord[], error?: unknown): Promise<void> {
     const { identity } = turn.request;
     const usage = totalUsage(calls);
     const last = calls.at(-1)?.target;
-    let costUsd = 0;
-    try {
-      await turn.conversationReady;
-      await this.#d.store.appendMessages(turn.conversationId, [
-        {
-          role: "user",
-          content: turn.request.message,
-          provider: last?.provider,
-          model: last?.model,
-          promptTokens: usage.promptTokens,
-        },
-        ...(reply
-          ? [
-              {
-                role: "assistant" as const,
-                content: reply,
-                provider: last?.provider,
-                model: last?.model,
-                completionTokens: usage.completionTokens,
-              },
-            ]
-          : []),
-      ]);
-      for (const call of calls)
-        costUsd += await this.#d.accounting.record(
-          identity,
-          call.target.provider,
-          call.target.model,
-          call.usage,
+    const stored = await this.#store(turn, reply, usage, last).then(
+      () => true,
+      (storeError) => {
+        this.#d.log.error(
+          { err: storeError, conversationId: turn.conversationId },
+          "could not store a chat turn",
         );
-    } catch (storeError) {
-      this.#d.log.error(
-        { err: storeError, conversationId: turn.conversationId },
-        "could not store a chat turn",
-      );
-    }
+        return false;
+      },
+    );
+    const costUsd = await this.#bill(identity, calls);
     const base = {
       conversation_id: turn.conversationId,
       user_id: identity.userId,
@@ -439,14 +427,69 @@ export class ChatService {
       completion_tokens: usage.completionTokens,
       cost_usd: costUsd,
     };
-    if (error === undefined) void this.#publish("gaia.chat.message.completed", base);
-    else {
+    if (error !== undefined) {
       const aborted = error instanceof ProviderError && error.kind === "aborted";
       void this.#publish(aborted ? "gaia.chat.message.cancelled" : "gaia.chat.message.failed", {
         ...base,
         detail: providerHttpError(error).detail,
       });
+    } else if (!stored) {
+      void this.#publish("gaia.chat.message.failed", { ...base, detail: REPLY_NOT_SAVED });
+      throw serviceUnavailable(REPLY_NOT_SAVED);
+    } else void this.#publish("gaia.chat.message.completed", base);
+  }
+
+  async #store(turn: PreparedTurn, reply: string, usage: Usage, last: Target | undefined): Promise<void> {
+    await turn.conversationReady;
+    await this.#d.store.appendMessages(turn.conversationId, [
+      {
+        role: "user",
+        content: turn.request.message,
+        provider: last?.provider,
+        model: last?.model,
+        promptTokens: usage.promptTokens,
+      },
+      ...(reply
+        ? [
+            {
+              role: "assistant" as const,
+              // The client's text was refused at the boundary; the model's is kept, unstorable characters replaced.
+              content: storableText(reply),
+              provider: last?.provider,
+              model: last?.model,
+              completionTokens: usage.completionTokens,
+            },
+          ]
+        : []),
+    ]);
+  }
+
+  /** Record each call's cost; one that cannot be recorded is logged with what it cost, to be reconciled. */
+  async #bill(identity: Identity, calls: CallRecord[]): Promise<number> {
+    let costUsd = 0;
+    for (const call of calls) {
+      try {
+        costUsd += await this.#d.accounting.record(
+          identity,
+          call.target.provider,
+          call.target.model,
+          call.usage,
+        );
+      } catch (billError) {
+        this.#d.log.error(
+          {
+            err: billError,
+            userId: identity.userId,
+            keyId: identity.keyId,
+            provider: call.target.provider,
+            model: call.target.model,
+            usage: call.usage,
+          },
+          "could not record the usage of a chat turn",
+        );
+      }
     }
+    return costUsd;
   }
 
   #publish(subject: string, payload: Record<string, unknown>) {

@@ -53,6 +53,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig): Promis
   const { app } = createApp({
     name: "chat",
     log: ctx.log,
+    database: ctx.db,
     health: () => ({
       default_model: `${defaultModel.provider}/${defaultModel.model}`,
       providers: config.providers.map((p) => p.id),

@@ -89,6 +89,13 @@ describe("wire shapes (unit)", () => {
     assert.equal(long.length, 60);
     assert.ok(long.endsWith("…"));
     assert.equal(titleFrom("   "), "New conversation");
+    // Cut by code points: an emoji across the cut is never split into a lone half that the database would garble.
+    const emoji = titleFrom(`${"x".repeat(58)}\u{1f409}\u{1f409}\u{1f409}`);
+    assert.equal(emoji, `${"x".repeat(58)}\u{1f409}…`);
+    assert.equal(
+      titleFrom(`${"x".repeat(50)}${"\u{1f409}".repeat(10)}`),
+      `${"x".repeat(50)}${"\u{1f409}".repeat(10)}`,
+    );
   });
 
   it("maps provider failures to the HTTP statuses of the contract", () => {

@@ -10,4 +10,5 @@ export * from "./identity.ts";
 export * from "./log.ts";
 export * from "./registry.ts";
 export * from "./runtime.ts";
+export * from "./text.ts";
 export * from "./validate.ts";

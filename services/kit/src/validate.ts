@@ -1,5 +1,7 @@
+import type { RequestHandler } from "express";
 import type { z } from "zod";
 import { unprocessable } from "./errors.ts";
+import { unstorable, unstorableText } from "./text.ts";
 
 /** One readable line per problem, e.g. `email: Invalid email address`. */
 export function describeIssues(error: z.ZodError): string[] {
@@ -18,3 +20,28 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.ou
   }
   return result.data;
 }
+
+/** The decoded path's problems; a segment that does not decode is the router's 400, not this check's. */
+function unstorablePath(path: string): string[] {
+  for (const segment of path.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      continue;
+    }
+    const problem = unstorable(decoded);
+    if (problem) return [`path: ${problem}`];
+  }
+  return [];
+}
+
+/**
+ * Text PostgreSQL cannot store, anywhere in the request's JSON body, query string or path, is the client's 422
+ * naming each field, here at the boundary, rather than a 500 from deep inside a query (or a turn quietly lost).
+ */
+export const storableInput: RequestHandler = (req, _res, next) => {
+  const problems = [...unstorablePath(req.path), ...unstorableText(req.query), ...unstorableText(req.body)];
+  if (problems.length > 0) throw unprocessable(problems.join("; "), { errors: problems });
+  next();
+};

@@ -24,6 +24,8 @@ describe("http app", () => {
         app.get("/teapot", () => {
           throw new HttpError(418, "short and stout", { code: "teapot" });
         });
+        app.post("/anything", (_req, res) => res.json({ accepted: true }));
+        app.get("/things/:name", (req, res) => res.json({ name: req.params.name, query: req.query }));
         app.get("/boom", async () => {
           throw new Error("secret internals at /srv/app.ts:12");
         });
@@ -70,6 +72,50 @@ describe("http app", () => {
     const body = (await res.json()) as { detail: string; errors: string[] };
     assert.match(body.detail, /^name: /);
     assert.equal(body.errors.length, 1);
+  });
+
+  it("refuses text PostgreSQL cannot store with 422, naming body fields, keys, query and path", async () => {
+    const post = (body: string) =>
+      fetch(`${server.url}/anything`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    const nul = "contains a NUL character (\\u0000), which cannot be stored";
+    const cases: [Promise<Response>, string[]][] = [
+      [post('{"messages":[{"content":"ok"},{"content":"a\\u0000"}]}'), [`messages.1.content: ${nul}`]],
+      [
+        post('{"a":{"k\\ud800":1},"b":"\\udfff"}'),
+        [
+          'a: key "k\\ud800" contains an unpaired UTF-16 surrogate (\\ud800), which is not valid Unicode text',
+          "b: contains an unpaired UTF-16 surrogate (\\udfff), which is not valid Unicode text",
+        ],
+      ],
+      [post(`${"[".repeat(400)}"\\u0000"${"]".repeat(400)}`), [`…${".0".repeat(32)}: ${nul}`]],
+      [fetch(`${server.url}/things/x?q=a%00b`), [`q: ${nul}`]],
+      [fetch(`${server.url}/things/x?a%00=1`), [`key "a\\u0000" ${nul}`]],
+      [fetch(`${server.url}/things/x%00y`), [`path: ${nul}`]],
+      [fetch(`${server.url}/nowhere%00`), [`path: ${nul}`]],
+    ];
+    for (const [reply, errors] of cases) {
+      const res = await reply;
+      assert.equal(res.status, 422);
+      assert.deepEqual(await res.json(), { detail: errors.join("; "), errors });
+    }
+  });
+
+  it("lets storable text through unchanged, and leaves undecodable paths to the router", async () => {
+    const res = await fetch(`${server.url}/anything`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ emoji: "\ud83d\ude00", "\u{10ffff}": ["\ufffe"] }),
+    });
+    assert.equal(res.status, 200);
+    const query = await fetch(`${server.url}/things/%F0%9F%98%80?q=%E2%82%AC`);
+    assert.deepEqual(await query.json(), { name: "\ud83d\ude00", query: { q: "\u20ac" } });
+    const undecodable = await fetch(`${server.url}/things/%ED%A0%80`);
+    assert.equal(undecodable.status, 400);
+    assert.deepEqual(await undecodable.json(), { detail: "Bad request" });
   });
 
   it("shapes thrown HttpErrors and hides other errors", async () => {

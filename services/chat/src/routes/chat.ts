@@ -22,7 +22,7 @@ export interface ChatRouteDeps {
   log: Logger;
 }
 
-const chatBody = z.object({
+export const chatBody = z.object({
   message: z.string().max(200_000),
   conversation_id: optionalId,
   persona_id: optionalId,

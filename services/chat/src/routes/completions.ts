@@ -65,7 +65,7 @@ const message = z.discriminatedUnion("role", [
   z.object({ role: z.literal("tool"), content, tool_call_id: z.string() }),
 ]);
 
-const completionRequest = z.object({
+export const completionRequest = z.object({
   model: z.string().default(""),
   messages: z.array(message).min(1),
   stream: z.boolean().default(false),

@@ -43,15 +43,18 @@ function messageView(m: Message, style: Style) {
   };
 }
 
-const createBody = z.object({ title: z.string().trim().min(1).max(200).optional(), persona_id: optionalId });
-const updateBody = z
+export const createBody = z.object({
+  title: z.string().trim().min(1).max(200).optional(),
+  persona_id: optionalId,
+});
+export const updateBody = z
   .object({ title: z.string().trim().min(1).max(200).optional(), persona_id: optionalId.optional() })
   .refine((b) => b.title !== undefined || b.persona_id !== undefined, "give a title or a persona_id");
-const addMessageBody = z.object({
+export const addMessageBody = z.object({
   role: z.enum(["user", "assistant", "system"]),
   content: z.string().min(1).max(200_000),
 });
-const searchQuery = z.object({ q: z.string().trim().min(1).max(200) });
+export const searchQuery = z.object({ q: z.string().trim().min(1).max(200) });
 
 export function mountConversations(app: Express, store: ChatStore) {
   for (const [base, style] of [

@@ -18,7 +18,7 @@ export function clientSignal(res: Response): AbortSignal {
 /** The verified caller's own identity token, passed on when chat calls another service for them. */
 export const identityToken = (req: Request) => req.get(IDENTITY_HEADER) ?? "";
 
-const pageQuery = z.object({
+export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });

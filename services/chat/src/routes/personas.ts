@@ -27,14 +27,14 @@ function personaView(p: Persona) {
   };
 }
 
-const createBody = z.object({
+export const createBody = z.object({
   name: z.string().trim().min(1).max(100),
   description: z.string().max(2000).default(""),
   system_prompt: z.string().trim().min(1).max(50_000),
   /** Admins may add built-in personas, visible to every user. */
   builtin: z.boolean().default(false),
 });
-const updateBody = z
+export const updateBody = z
   .object({
     name: z.string().trim().min(1).max(100).optional(),
     description: z.string().max(2000).optional(),

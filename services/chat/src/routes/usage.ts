@@ -23,7 +23,7 @@ const sum = (rows: UsageTotals[]): UsageTotals =>
     { requests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 },
   );
 
-const historyQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(30) });
+export const historyQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(30) });
 
 /** Token usage and spending of the caller (and of the API key they called with), and their budgets. */
 export function mountUsage(app: Express, store: ChatStore, accounting: Accounting) {

@@ -9,19 +9,20 @@ import express, {
 } from "express";
 import helmet from "helmet";
 import client from "prom-client";
+import type { Database } from "../db/client.ts";
 import { HttpError, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { storableInput } from "../validate.ts";
 
 export type HealthCheck = () => Promise<Record<string, unknown>> | Record<string, unknown>;
-export type ReadyCheck = () => Promise<boolean> | boolean;
 
 export interface AppOptions {
   name: string;
   log: Logger;
   /** Extra fields for GET /health; a throw marks the service unhealthy. */
   health?: HealthCheck;
-  /** GET /ready answers 503 until this answers true. */
-  ready?: ReadyCheck;
+  /** The service's database: /health calls the service degraded and /ready answers 503 while it does not answer. */
+  database?: Pick<Database, "prisma">;
   /** Largest JSON body accepted, e.g. "1mb". */
   bodyLimit?: string;
   /** Mount the service's routes; they run after the common middleware and before the 404 and error handlers. */
@@ -143,6 +144,26 @@ export function toHttpError(error: unknown): HttpError {
   return new HttpError(500, "Internal server error");
 }
 
+/** Within the gateway's deadline for a backend's /health, so a hung database is reported rather than timed out. */
+const DATABASE_PROBE_MS = 1_000;
+
+/** SELECT 1 within the deadline: whether the database answers at all, the cheapest question it can be asked. */
+async function databaseAnswers(database: Pick<Database, "prisma">): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), DATABASE_PROBE_MS);
+  });
+  const probe = database.prisma.$queryRaw`SELECT 1`.then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([probe, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface GaiaApp {
   app: Express;
   metrics: Metrics;
@@ -159,11 +180,19 @@ export function createApp(options: AppOptions): GaiaApp {
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
   app.use(observe(metrics, log));
   if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
+  // The gateway forwards bytes untouched; the backend that parses them refuses what its database cannot store.
+  if (options.parseJson !== false) app.use(storableInput);
 
+  const { database } = options;
   app.get("/health", async (_req, res) => {
     try {
-      const extra = (await options.health?.()) ?? {};
-      res.json({ status: "healthy", service: name, ...extra });
+      const [extra, up] = await Promise.all([
+        options.health?.() ?? {},
+        database && databaseAnswers(database),
+      ]);
+      // Degraded, not failing: restarting the service would not bring its database back.
+      const db = up === undefined ? {} : { database: up ? "ok" : "unavailable" };
+      res.json({ status: up === false ? "degraded" : "healthy", service: name, ...db, ...extra });
     } catch (error) {
       res
         .status(503)
@@ -171,8 +200,11 @@ export function createApp(options: AppOptions): GaiaApp {
     }
   });
   app.get("/ready", async (_req, res) => {
-    const ready = options.ready ? await options.ready() : true;
-    res.status(ready ? 200 : 503).json(ready ? { status: "ready" } : { detail: `${name} is not ready yet` });
+    if (database && !(await databaseAnswers(database))) {
+      res.status(503).json({ detail: `${name} is not ready: its database is unavailable` });
+      return;
+    }
+    res.json({ status: "ready" });
   });
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { unstorable } from "@gaia/kit";
+import {
+  assertAnyTextIsAnswered,
+  assertEveryTextFieldCovered,
+  schemasOf,
+  type TextCase,
+} from "../../../test/support/text.ts";
+import * as chatRoutes from "../src/routes/chat.ts";
+import * as completions from "../src/routes/completions.ts";
+import * as conversations from "../src/routes/conversations.ts";
+import * as http from "../src/routes/http.ts";
+import * as personas from "../src/routes/personas.ts";
+import * as usage from "../src/routes/usage.ts";
+import { type ChatPlatform, startChatPlatform, type TestUser } from "./support/platform.ts";
+
+const RUNS = 10;
+
+const prefixed = (prefix: string, module: Record<string, unknown>) =>
+  Object.fromEntries(
+    Object.entries(schemasOf(module)).map(([name, schema]) => [`${prefix}.${name}`, schema]),
+  );
+
+/** Every request schema of chat, by module; `optionalId` is a field type the others are made of, not a request. */
+function requestSchemas() {
+  const { "http.optionalId": _field, ...pages } = prefixed("http", http);
+  return {
+    ...prefixed("chat", chatRoutes),
+    ...prefixed("completions", completions),
+    ...prefixed("conversations", conversations),
+    ...prefixed("personas", personas),
+    ...prefixed("usage", usage),
+    ...pages,
+  };
+}
+
+function cases(ids: { conversation: string; persona: string }): TextCase[] {
+  return [
+    {
+      schema: "chat.chatBody",
+      method: "POST",
+      path: "/api/v1/chat",
+      body: () => ({
+        message: "hello",
+        conversation_id: ids.conversation,
+        persona_id: ids.persona,
+        model: "gpt-4o-mini",
+        stream: false,
+      }),
+    },
+    {
+      schema: "completions.completionRequest",
+      method: "POST",
+      path: "/api/v1/chat/completions",
+      body: () => ({
+        model: "gpt-4o-mini",
+        messages: [
+          { role: "system", content: "be brief" },
+          { role: "developer", content: "be kind" },
+          { role: "user", content: [{ type: "text", text: "what is the weather" }] },
+          {
+            role: "assistant",
+            content: "",
+            tool_calls: [{ id: "c1", type: "function", function: { name: "weather", arguments: "{}" } }],
+          },
+          { role: "tool", content: "sunny", tool_call_id: "c1" },
+        ],
+        tools: [
+          {
+            type: "function",
+            function: { name: "weather", description: "today's weather", parameters: { type: "object" } },
+          },
+        ],
+        tool_choice: { type: "function", function: { name: "weather" } },
+        stop: ["\n\n"],
+      }),
+    },
+    {
+      schema: "completions.completionRequest",
+      method: "POST",
+      path: "/api/v1/chat/completions",
+      body: () => ({
+        model: "",
+        messages: [{ role: "user", content: "hi" }],
+        tool_choice: "auto",
+        stop: ".",
+      }),
+    },
+    {
+      schema: "conversations.createBody",
+      method: "POST",
+      path: "/api/v1/conversations",
+      body: () => ({ title: "a title", persona_id: ids.persona }),
+    },
+    {
+      schema: "conversations.updateBody",
+      method: "PATCH",
+      path: `/api/v0.3/conversations/${ids.conversation}`,
+      body: () => ({ title: "renamed", persona_id: ids.persona }),
+    },
+    {
+      schema: "conversations.addMessageBody",
+      method: "POST",
+      path: `/api/v1/conversations/${ids.conversation}/messages`,
+      body: () => ({ role: "user", content: "a note" }),
+    },
+    {
+      schema: "conversations.searchQuery",
+      method: "GET",
+      path: "/api/v1/conversations/search",
+      query: { q: "dragon" },
+    },
+    { schema: "conversations.searchQuery", method: "GET", path: "/api/v1/conversations/search/{text}" },
+    {
+      schema: "http.pageQuery",
+      method: "GET",
+      path: "/api/v1/conversations",
+      query: { limit: "5", offset: "0" },
+    },
+    {
+      schema: "personas.createBody",
+      method: "POST",
+      path: "/api/v1/chat/personas",
+      body: () => ({ name: "Bard", description: "sings", system_prompt: "You sing.", builtin: false }),
+    },
+    {
+      schema: "personas.updateBody",
+      method: "PUT",
+      path: `/api/v0.2/personas/${ids.persona}`,
+      body: () => ({ name: "Bard", description: "sings", system_prompt: "You sing." }),
+    },
+    { schema: "usage.historyQuery", method: "GET", path: "/api/v0.2/usage/history", query: { days: "7" } },
+    // Path parameters outside any schema: ids, model and provider names.
+    { schema: "path", method: "GET", path: "/api/v1/conversations/{text}" },
+    { schema: "path", method: "DELETE", path: "/api/v0.3/conversations/{text}" },
+    { schema: "path", method: "GET", path: "/api/v1/chat/personas/{text}" },
+    { schema: "path", method: "GET", path: "/api/v1/models/{text}" },
+    { schema: "path", method: "GET", path: "/api/v0.2/providers/{text}/models" },
+  ];
+}
+
+describe("chat takes any text without a 5xx, through the gateway (PostgreSQL, Redis, NATS; property)", function () {
+  this.timeout(180_000);
+  let p: ChatPlatform;
+  let alice: TestUser;
+  let all: TextCase[];
+
+  before(async function () {
+    this.timeout(120_000);
+    p = await startChatPlatform();
+    alice = await p.newUser();
+    const persona = await p.call<{ persona: { id: string } }>(alice, "POST", "/api/v1/chat/personas", {
+      name: "Scribe",
+      system_prompt: "You write things down.",
+    });
+    const conversation = await p.call<{ conversation_id: string }>(alice, "POST", "/api/v1/chat", {
+      message: "the first words",
+    });
+    all = cases({ conversation: conversation.body.conversation_id, persona: persona.body.persona.id });
+  });
+  after(async () => p?.close());
+
+  it("has an example reaching every text field of every request schema", () => {
+    assertEveryTextFieldCovered(requestSchemas(), all);
+  });
+
+  it("answers arbitrary text in every text field, key and path parameter without a 5xx", async () => {
+    const send = ({ method, path, body }: { method: string; path: string; body?: unknown }) =>
+      p.call<{ detail?: unknown; errors?: unknown }>(alice, method, path, body);
+    for (const c of all) await assertAnyTextIsAnswered(c, send, unstorable, RUNS);
+    assert.ok(p.openai.requests.length > 0, "the provider was reached with what got through");
+  });
+});
