@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { issueKeyForEmail } from "@gaia/auth/bootstrap";
-import type { Role } from "@gaia/kit";
+import { authnKey, credentialHash, type Role } from "@gaia/kit";
+import { Redis } from "ioredis";
 import OpenAI from "openai";
 import { type StoppableServer, startNats, startRedis } from "../../../test/support/servers.ts";
-import { authnCacheKey, credentialHash } from "../src/credentials.ts";
 import {
   type Auth,
   call,
@@ -247,7 +247,7 @@ describe("gateway against real auth, Redis and NATS", function () {
       const key = await issue("user", "shared-cache");
       assert.equal((await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key } })).status, 200);
       assert.ok(
-        await auth.runtime.cache.get(authnCacheKey(credentialHash(key))),
+        await auth.runtime.cache.get(authnKey(credentialHash(key))),
         "auth wrote the identity to the shared cache",
       );
       const other = await startTestGateway({
@@ -267,6 +267,37 @@ describe("gateway against real auth, Redis and NATS", function () {
         assert.equal(after.serviceToken - before.serviceToken, 1, "one service token minted");
       } finally {
         await other.close();
+      }
+    });
+
+    it("ignores and counts an identity planted in Redis by anyone but auth", async () => {
+      // An attacker who reaches Redis writes an admin identity under the hash of a string of their own.
+      const attacker = new Redis(redis.url, { keyPrefix: "gaia:" });
+      const chosen = `gaia_attacker_${randomBytes(24).toString("base64url")}`;
+      const admin = {
+        userId: "00000000-0000-4000-8000-000000000000",
+        role: "admin",
+        permissions: ["admin:all"],
+        authType: "api_key",
+      };
+      const forgedTotal = async () =>
+        Number(
+          /gaia_authn_cache_forged_total(?:\{[^}]*\})? (\d+)/.exec(
+            await (await fetch(`${url}/metrics`)).text(),
+          )?.[1] ?? 0,
+        );
+      try {
+        const before = await forgedTotal();
+        // The shape that used to be trusted, and a sealed-looking entry with a made-up MAC.
+        for (const planted of [admin, { v: 1, identity: admin, exp: 4_000_000_000, mac: "AAAA" }]) {
+          await attacker.set(authnKey(credentialHash(chosen)), JSON.stringify(planted), "EX", 600);
+          const reply = await call<Seen>(`${url}/api/v0.2/personas`, { headers: { "x-api-key": chosen } });
+          assert.equal(reply.status, 401, "the planted identity grants nothing");
+          assert.equal(reply.body.identity, undefined, "the backend was never called");
+        }
+        assert.equal((await forgedTotal()) - before, 2, "each planted entry counted");
+      } finally {
+        attacker.disconnect();
       }
     });
 

@@ -1,3 +1,4 @@
+export * from "./authn.ts";
 export * from "./bus.ts";
 export * from "./cache.ts";
 export * from "./config.ts";

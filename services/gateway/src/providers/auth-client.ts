@@ -1,7 +1,13 @@
-import { badGateway, HttpError, type Identity, serviceUnavailable, unauthorized } from "@gaia/kit";
+import {
+  badGateway,
+  HttpError,
+  type Identity,
+  parseIdentity,
+  serviceUnavailable,
+  unauthorized,
+} from "@gaia/kit";
 import type { Pool } from "undici";
 import type { Credential } from "../credentials.ts";
-import { parseIdentity } from "../identity.ts";
 
 /**
  * Auth's internal endpoints, as the gateway uses them:
