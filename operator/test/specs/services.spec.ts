@@ -172,6 +172,17 @@ describe("specs/services", () => {
     }
   });
 
+  it("tells the gateway, and only the gateway, which proxies may name the client", () => {
+    assert.equal(envOf(build().deployments.get("gaia-gateway")).has("GAIA_TRUSTED_PROXIES"), false);
+    const { deployments } = build({ exposure: { trustedProxies: ["10.0.0.0/8", "fd00::/8"] } });
+    assert.equal(
+      envOf(deployments.get("gaia-gateway")).get("GAIA_TRUSTED_PROXIES")?.value,
+      "10.0.0.0/8,fd00::/8",
+    );
+    for (const name of ["auth", "asset", "chat", "kb", "web"])
+      assert.equal(envOf(deployments.get(`gaia-${name}`)).has("GAIA_TRUSTED_PROXIES"), false, name);
+  });
+
   it("lets spec.services.<name>.env override what the operator sets, once per name", () => {
     const env = container(
       build({

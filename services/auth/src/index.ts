@@ -4,5 +4,4 @@
  */
 export { issueKeyForEmail } from "./bootstrap.ts";
 export { start, startAuth } from "./main.ts";
-export { INTERNAL_TOKEN_HEADER } from "./routes/internal.ts";
 export { loadInternalToken } from "./signing.ts";

@@ -81,6 +81,7 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
     name: "gateway",
     log: ctx.log,
     parseJson: false,
+    trustProxy: config.trustedProxies,
     health,
     routes: (app) => {
       app.use(
@@ -90,6 +91,7 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
           authenticator,
           limiter: new RateLimiter(ctx.cache, config.rateLimits),
           upstreams,
+          internalToken,
           timeouts: config.timeouts,
           local: localHandlers({
             openapi: JSON.stringify(openApiDocument(ROUTES, packageJson.version)),

@@ -388,6 +388,68 @@ describe("gateway against real auth, Redis and NATS", function () {
     });
   });
 
+  describe("client addresses", () => {
+    const loginFailedIps = async (who: string) =>
+      (
+        await auth.runtime.db.prisma.auditLog.findMany({
+          where: { action: "auth.login.failed", details: { path: ["email"], equals: who } },
+        })
+      ).map((entry) => entry.ip);
+    const failLogin = (base: string, who: string, headers: Record<string, string> = {}) =>
+      call(`${base}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ email: who, password: "not-the-password" }),
+      });
+
+    it("ignores X-Forwarded-For from an untrusted hop: a new one each time still hits the per-address limit", async () => {
+      const strict = await startTestGateway({
+        redisUrl: redis.url,
+        natsUrl: nats.url,
+        urls: { auth: auth.url },
+        env: { GAIA_RATE_LIMIT_ANONYMOUS: "5" },
+      });
+      try {
+        // Counted in Redis once connected; until then each replica counts alone.
+        await eventually(() => strict.runtime.cache.healthy());
+        const statuses: number[] = [];
+        for (let i = 0; i < 12; i++) {
+          // An empty body is refused by auth at once (422): the limit is the gateway's, before auth.
+          const reply = await call(`${strict.url}/api/v1/auth/login`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-forwarded-for": `198.51.100.${i + 1}` },
+            body: "{}",
+          });
+          statuses.push(reply.status);
+        }
+        assert.deepEqual(statuses, [...Array(5).fill(422), ...Array(7).fill(429)]);
+      } finally {
+        await strict.close();
+      }
+    });
+
+    it("tells auth the client's address with proof: auth believes the gateway, not a caller naming itself", async () => {
+      const who = email("address");
+      // Straight to auth, a caller that names an address of its choosing is taken for its own.
+      await failLogin(auth.url, who, { "x-gaia-client-address": "192.0.2.66" });
+      // Through the gateway a client's X-Forwarded-For is not believed either (loopback is no trusted proxy).
+      await failLogin(url, who, { "x-forwarded-for": "192.0.2.77" });
+      const behindIngress = await startTestGateway({
+        redisUrl: redis.url,
+        natsUrl: nats.url,
+        urls: { auth: auth.url },
+        env: { GAIA_TRUSTED_PROXIES: "127.0.0.1/32" },
+      });
+      try {
+        // Behind a trusted proxy the client is the address that proxy names.
+        await failLogin(behindIngress.url, who, { "x-forwarded-for": "203.0.113.9" });
+      } finally {
+        await behindIngress.close();
+      }
+      assert.deepEqual((await loginFailedIps(who)).sort(), ["127.0.0.1", "127.0.0.1", "203.0.113.9"]);
+    });
+  });
+
   describe("streaming", () => {
     it("delivers each SSE event when the backend writes it, not when it finishes", async () => {
       const key = await issue("user", "sse");

@@ -8,6 +8,7 @@ export * from "./http/run.ts";
 export * from "./http/serve.ts";
 export * from "./http/sse.ts";
 export * from "./identity.ts";
+export * from "./internal.ts";
 export * from "./log.ts";
 export * from "./registry.ts";
 export * from "./runtime.ts";

@@ -2,6 +2,7 @@ import {
   badGateway,
   HttpError,
   type Identity,
+  INTERNAL_TOKEN_HEADER,
   parseIdentity,
   serviceUnavailable,
   unauthorized,
@@ -16,7 +17,6 @@ import type { Credential } from "../credentials.ts";
  * `expires_at` is in epoch seconds.
  */
 
-export const INTERNAL_TOKEN_HEADER = "x-gaia-internal-token";
 const TIMEOUT_MS = 5_000;
 
 export interface ServiceToken {

@@ -28,6 +28,11 @@ export interface AppOptions {
   routes: (app: Express) => void;
   /** Parse JSON bodies (default true); the gateway streams bodies through untouched. */
   parseJson?: boolean;
+  /**
+   * Proxies (addresses or CIDRs) whose X-Forwarded-For is believed for req.ip; none by default, so a client
+   * cannot choose its own address. Only the gateway faces clients; backends learn the address from it.
+   */
+  trustProxy?: readonly string[];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -153,7 +158,7 @@ export function createApp(options: AppOptions): GaiaApp {
   const metrics = createMetrics(name);
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback, linklocal, uniquelocal");
+  app.set("trust proxy", options.trustProxy?.length ? [...options.trustProxy] : false);
   app.set("query parser", "simple");
   app.use(requestId);
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
