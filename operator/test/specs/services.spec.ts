@@ -39,7 +39,14 @@ describe("specs/services", () => {
       const c = container(deployment);
       assert.equal(c.image, IMAGE);
       assert.deepEqual(c.command, ["gaia", "serve", name]);
-      assert.deepEqual(c.ports, [{ name: "http", containerPort: port, protocol: "TCP" }]);
+      assert.deepEqual(c.ports, [
+        { name: "http", containerPort: port, protocol: "TCP" },
+        { name: "metrics", containerPort: 9464, protocol: "TCP" },
+      ]);
+      const annotations = deployment.spec!.template.metadata!.annotations!;
+      assert.equal(annotations["prometheus.io/scrape"], "true");
+      assert.equal(annotations["prometheus.io/port"], "9464");
+      assert.equal(annotations["prometheus.io/path"], "/metrics");
       assert.deepEqual(c.readinessProbe?.httpGet, { path: "/ready", port: "http" });
       assert.deepEqual(c.livenessProbe?.httpGet, { path: "/health", port: "http" });
       assert.deepEqual(c.envFrom, [{ configMapRef: { name: "gaia-config" } }]);
@@ -53,6 +60,7 @@ describe("specs/services", () => {
         [["GaiaPlatform", "gaia", true]],
       );
       const service = svcs.get(`gaia-${name}`)!;
+      // The Service (and so the gateway's Ingress) carries the public port only, never metrics.
       assert.deepEqual(service.spec!.ports, [{ name: "http", port, targetPort: "http", protocol: "TCP" }]);
       assert.deepEqual(service.spec!.selector, deployment.spec!.selector.matchLabels);
     });

@@ -98,10 +98,24 @@ describe("gateway against real auth, Redis and NATS", function () {
       assert.ok(reply.body.paths["/api/v1/chat/completions"]);
     });
 
+    it("serves no metrics on the public port, with or without credentials", async () => {
+      const admin = await issue("admin", "metrics-admin");
+      for (const headers of [{}, { "x-api-key": admin }] as Record<string, string>[]) {
+        const reply = await call(`${url}/metrics`, { headers });
+        assert.equal(reply.status, 404);
+        assert.doesNotMatch(JSON.stringify(reply.body), /gaia_http_requests_total/);
+      }
+      assert.match(
+        await gateway.runtime.metrics.text(),
+        /gaia_http_requests_total/,
+        "the metrics port has them",
+      );
+    });
+
     it("counts requests in its metrics by route pattern, not by path", async () => {
       const key = await issue("user", "metrics");
       await call(`${url}/api/v1/conversations/c-42/messages`, { headers: { "x-api-key": key } });
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const metrics = await gateway.runtime.metrics.text();
       assert.match(metrics, /gaia_http_requests_total\{[^}]*route="\/api\/v1\/conversations\/\{path\+\}"/);
       assert.doesNotMatch(metrics, /c-42/);
     });
@@ -258,11 +272,11 @@ describe("gateway against real auth, Redis and NATS", function () {
       try {
         // A gateway that has not reached Redis yet answers from auth (degraded, by design); wait for it.
         await eventually(() => other.runtime.cache.healthy());
-        const before = await internalCalls(auth.url);
+        const before = await internalCalls(auth);
         const reply = await call<Seen>(`${other.url}/api/v0.2/personas`, { headers: { "x-api-key": key } });
         assert.equal(reply.status, 200);
         assert.equal(reply.body.identity?.role, "user");
-        const after = await internalCalls(auth.url);
+        const after = await internalCalls(auth);
         assert.equal(after.authenticate - before.authenticate, 0, "no credential check at auth");
         assert.equal(after.serviceToken - before.serviceToken, 1, "one service token minted");
       } finally {
@@ -283,7 +297,7 @@ describe("gateway against real auth, Redis and NATS", function () {
       const forgedTotal = async () =>
         Number(
           /gaia_authn_cache_forged_total(?:\{[^}]*\})? (\d+)/.exec(
-            await (await fetch(`${url}/metrics`)).text(),
+            await gateway.runtime.metrics.text(),
           )?.[1] ?? 0,
         );
       try {
@@ -403,15 +417,12 @@ describe("gateway against real auth, Redis and NATS", function () {
       });
 
     it("ignores X-Forwarded-For from an untrusted hop: a new one each time still hits the per-address limit", async () => {
+      // Its own count (no shared Redis): the other tests' calls from loopback would share the window.
       const strict = await startTestGateway({
-        redisUrl: redis.url,
-        natsUrl: nats.url,
         urls: { auth: auth.url },
         env: { GAIA_RATE_LIMIT_ANONYMOUS: "5" },
       });
       try {
-        // Counted in Redis once connected; until then each replica counts alone.
-        await eventually(() => strict.runtime.cache.healthy());
         const statuses: number[] = [];
         for (let i = 0; i < 12; i++) {
           // An empty body is refused by auth at once (422): the limit is the gateway's, before auth.
@@ -608,8 +619,8 @@ describe("gateway against real auth, Redis and NATS", function () {
 });
 
 /** How often auth answered each internal endpoint, from its own metrics. */
-async function internalCalls(authUrl: string): Promise<{ authenticate: number; serviceToken: number }> {
-  const text = await (await fetch(`${authUrl}/metrics`)).text();
+async function internalCalls(auth: Auth): Promise<{ authenticate: number; serviceToken: number }> {
+  const text = await auth.runtime.metrics.text();
   const sum = (route: string) =>
     text
       .split("\n")

@@ -179,9 +179,8 @@ export function createApp(options: AppOptions): GaiaApp {
     const ready = options.ready ? await options.ready() : true;
     res.status(ready ? 200 : 503).json(ready ? { status: "ready" } : { detail: `${name} is not ready yet` });
   });
-  app.get("/metrics", async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  // Served on the metrics port by runApp (http/metrics.ts), never on this public one.
+  app.locals.metricsRegistry = metrics.registry;
 
   options.routes(app);
 
