@@ -19,6 +19,7 @@ import {
 } from "@gaia/kit";
 import { databaseTarget, describeTarget, openDatabase } from "@gaia/kit/db/client";
 import { applyMigrations, createMigration, migrationStatus } from "@gaia/kit/db/migrate";
+import { applyRoles, databaseRole, rolePasswords } from "@gaia/kit/db/roles";
 import { say, steps, warn } from "./output.ts";
 import { AVAILABLE, SERVICES } from "./services.ts";
 
@@ -201,6 +202,17 @@ async function db(sub: string | undefined, name: string | undefined): Promise<nu
             ? `Applied ${applied.length}: ${applied.join(", ")}.`
             : "Nothing to apply: the database is up to date.",
         );
+        const passwords = rolePasswords(process.env);
+        if (target.kind === "postgres" && Object.keys(passwords).length > 0) {
+          const granted = await applyRoles(
+            (statements) =>
+              database.prisma
+                .$transaction(statements.map((sql) => database.prisma.$executeRawUnsafe(sql)))
+                .then(() => {}),
+            passwords,
+          );
+          say(`Roles ${granted.map(databaseRole).join(", ")}: each granted only its service's tables.`);
+        }
         say("Next: `gaia db status` shows the history; `gaia dev` or `gaia serve NAME` runs the platform.");
         return 0;
       }
