@@ -7,16 +7,19 @@ import {
   createLogger,
   isRole,
   isServiceName,
+  type MetricsListener,
   onShutdownSignal,
   openRuntime,
   platformConfig,
   type RunningService,
   type Runtime,
   type ServiceName,
+  serveMetrics,
   serviceContext,
 } from "@gaia/kit";
 import { databaseTarget, describeTarget, openDatabase } from "@gaia/kit/db/client";
 import { applyMigrations, createMigration, migrationStatus } from "@gaia/kit/db/migrate";
+import { applyRoles, databaseRole, rolePasswords } from "@gaia/kit/db/roles";
 import { say, steps, warn } from "./output.ts";
 import { AVAILABLE, SERVICES } from "./services.ts";
 
@@ -84,8 +87,9 @@ async function startServices(runtime: Runtime, names: ServiceName[]): Promise<Ru
   }
 }
 
-async function stopAll(running: RunningService[], runtime: Runtime) {
+async function stopAll(running: RunningService[], runtime: Runtime, metrics?: MetricsListener) {
   for (const service of [...running].reverse()) await service.close();
+  await metrics?.close();
   await runtime.close();
 }
 
@@ -109,12 +113,18 @@ async function dev(): Promise<number> {
   const { applied } = await step.run("applying migrations", () => applyMigrations(runtime.db.adapter));
   const adminKey = await step.run("preparing the first admin", () => ensureAdmin(runtime, env.GAIA_DATA_DIR));
   const running = await step.run(`starting ${AVAILABLE.join(", ")}`, () => startServices(runtime, AVAILABLE));
-  onShutdownSignal(() => stopAll(running, runtime), log);
+  const metrics = await serveMetrics(
+    runtime.metrics,
+    env.GAIA_METRICS_PORT,
+    serviceContext(runtime, "gateway").host,
+  );
+  onShutdownSignal(() => stopAll(running, runtime, metrics), log);
 
   say(
     `\nGaia is running in ${step.elapsed()}s on ${describeDefaults(runtime)}${applied.length ? ` (${applied.length} migrations applied)` : ""}.`,
   );
   for (const service of running) say(`  ${service.name.padEnd(8)} ${service.url}`);
+  say(`  ${"metrics".padEnd(8)} ${metrics.url} (Prometheus; not on the public port)`);
   if (await chatIsOffline(running)) {
     say(
       "\nChat answers with the offline echo model: set OPENAI_API_KEY or ANTHROPIC_API_KEY for real replies.",
@@ -165,8 +175,13 @@ async function serve(name: string | undefined): Promise<number> {
   // Embedded data belongs to this process alone, so it migrates itself; with PostgreSQL a Job does it.
   if (runtime.db.target.kind === "pglite") await applyMigrations(runtime.db.adapter);
   const running = await startServices(runtime, [name]);
-  onShutdownSignal(() => stopAll(running, runtime), log);
-  log.info({ url: running[0]!.url }, `${name} listening`);
+  const metrics = await serveMetrics(
+    runtime.metrics,
+    env.GAIA_METRICS_PORT,
+    serviceContext(runtime, name).host,
+  );
+  onShutdownSignal(() => stopAll(running, runtime, metrics), log);
+  log.info({ url: running[0]!.url, metrics: metrics.url }, `${name} listening`);
   return new Promise<number>(() => {});
 }
 
@@ -187,6 +202,17 @@ async function db(sub: string | undefined, name: string | undefined): Promise<nu
             ? `Applied ${applied.length}: ${applied.join(", ")}.`
             : "Nothing to apply: the database is up to date.",
         );
+        const passwords = rolePasswords(process.env);
+        if (target.kind === "postgres" && Object.keys(passwords).length > 0) {
+          const granted = await applyRoles(
+            (statements) =>
+              database.prisma
+                .$transaction(statements.map((sql) => database.prisma.$executeRawUnsafe(sql)))
+                .then(() => {}),
+            passwords,
+          );
+          say(`Roles ${granted.map(databaseRole).join(", ")}: each granted only its service's tables.`);
+        }
         say("Next: `gaia db status` shows the history; `gaia dev` or `gaia serve NAME` runs the platform.");
         return 0;
       }

@@ -70,6 +70,7 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
       REDIS_URL: redis.url,
       NATS_URL: nats.url,
       ...Object.fromEntries(ports.map(([n, p]) => [`GAIA_${n}_PORT`, String(p)])),
+      GAIA_METRICS_PORT: String(await freePort()),
     };
     gateway = `http://127.0.0.1:${env.GAIA_GATEWAY_PORT}`;
     dev = gaia(["dev"], env);
@@ -152,6 +153,22 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
     assert.equal(health.services.auth?.status, "healthy");
     assert.equal(health.services.chat?.status, "healthy");
     assert.equal(health.status, health.services.kb?.status === "healthy" ? "healthy" : "degraded");
+  });
+
+  it("serves every service's metrics on the metrics port it prints, and none through the gateway", async () => {
+    const printed = new RegExp(`metrics +(http://127\\.0\\.0\\.1:${env.GAIA_METRICS_PORT}/metrics)`).exec(
+      dev.output(),
+    );
+    assert.ok(printed, "gaia dev prints the metrics URL");
+    const metrics = await (await fetch(printed[1]!)).text();
+    for (const service of ["auth", "chat", "gateway"])
+      assert.match(metrics, new RegExp(`gaia_http_requests_total\\{[^}]*service="${service}"`), service);
+    assert.equal(
+      (metrics.match(/^# TYPE gaia_http_requests_total /gm) ?? []).length,
+      1,
+      "one family, all services",
+    );
+    assert.equal((await fetch(`${gateway}/metrics`)).status, 404);
   });
 
   it("stops cleanly on SIGTERM", async () => {

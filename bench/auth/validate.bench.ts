@@ -14,11 +14,17 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { issueKeyForEmail } from "../../services/auth/src/bootstrap.ts";
 import { createAuthCore } from "../../services/auth/src/core.ts";
-import { AUTHN_PREFIX, credentialHash } from "../../services/auth/src/credentials.ts";
 import { loadAuthSettings } from "../../services/auth/src/settings.ts";
 import { RedisCache } from "../../services/kit/src/cache.ts";
 import { openDatabase } from "../../services/kit/src/db/client.ts";
-import { type Cache, createBus, createLogger, MemoryCache } from "../../services/kit/src/index.ts";
+import {
+  AUTHN_PREFIX,
+  type Cache,
+  createBus,
+  createLogger,
+  credentialHash,
+  MemoryCache,
+} from "../../services/kit/src/index.ts";
 import { sharedPostgres, startRedis, stopAllServers } from "../../test/support/servers.ts";
 
 const iterations = Number(process.argv[2] ?? 2000);

@@ -120,11 +120,14 @@ describe("container images", function () {
   });
 
   it("platform image: `gaia serve gateway` answers /health on a read-only root filesystem", async () => {
-    const port = await freePort();
+    const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
     const name = await runDetached(
       PLATFORM_IMAGE,
       "gateway",
-      [...userTmpfs(engine, "/var/lib/gaia"), "-e", `GAIA_GATEWAY_PORT=${port}`],
+      [
+        ...userTmpfs(engine, "/var/lib/gaia"),
+        ...["-e", `GAIA_GATEWAY_PORT=${port}`, "-e", `GAIA_METRICS_PORT=${metricsPort}`],
+      ],
       ["gaia", "serve", "gateway"],
     );
     const health = JSON.parse(await waitForHttp(engine, name, `http://127.0.0.1:${port}/health`)) as {
@@ -134,6 +137,11 @@ describe("container images", function () {
     assert.equal(health.service, "gateway");
     // Alone, without its backends, the gateway reports itself degraded rather than failing.
     assert.ok(["healthy", "degraded"].includes(health.status), `unexpected status ${health.status}`);
+    assert.match(
+      await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+      /gaia_http_requests_total\{[^}]*service="gateway"/,
+    );
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, "not on the public port");
   });
 
   it("platform image: `gaia db migrate` (the operator's migration Job) migrates an empty PostgreSQL database", async () => {
@@ -181,6 +189,12 @@ describe("container images", function () {
     const postgres = await sharedPostgres();
     const databaseUrl = await postgres.createDatabase();
     const [gatewayPort, authPort, chatPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    // Each container serves its metrics on a port of its own (they share the host's network here).
+    const metricsPorts: Record<string, number> = {
+      auth: await freePort(),
+      chat: await freePort(),
+      gateway: await freePort(),
+    };
     // What the operator's ConfigMap and generated Secret give every pod, on loopback ports.
     const env = [
       `DATABASE_URL=${databaseUrl}`,
@@ -197,7 +211,7 @@ describe("container images", function () {
       names[service] = await runDetached(
         PLATFORM_IMAGE,
         service,
-        [...data, ...env],
+        [...data, ...env, "-e", `GAIA_METRICS_PORT=${metricsPorts[service]}`],
         ["gaia", "serve", service],
       );
     }

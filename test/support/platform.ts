@@ -4,7 +4,7 @@ import { loadGatewayConfig } from "../../services/gateway/src/config.ts";
 import { startGateway } from "../../services/gateway/src/main.ts";
 import type { RunningService, Runtime } from "../../services/kit/src/index.ts";
 import { startService, testRuntime } from "./runtime.ts";
-import { freePort, sharedPostgres } from "./servers.ts";
+import { asService, freePort, sharedPostgres } from "./servers.ts";
 
 /**
  * The services every other one sits behind, started for tests: auth and the gateway, each on a runtime of its
@@ -30,7 +30,8 @@ export async function startTestAuth(options: {
   env?: Record<string, string>;
 }): Promise<TestAuth> {
   const runtime = await testRuntime({
-    databaseUrl: options.databaseUrl,
+    // Auth's own role, as in production, on the database the test made.
+    databaseUrl: asService(options.databaseUrl, "auth"),
     redisUrl: options.redisUrl,
     natsUrl: options.natsUrl,
   });

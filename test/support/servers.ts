@@ -1,10 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { applyRoles, roleUrl } from "../../services/kit/src/db/roles.ts";
+import type { BackendName } from "../../services/kit/src/registry.ts";
 
 /**
  * Real PostgreSQL, Redis and NATS for tests, started from the installed binaries on private loopback ports and
@@ -138,7 +141,10 @@ export interface Postgres {
   /** The server's URL for the `postgres` maintenance database. */
   adminUrl: string;
   /** A fresh database with every migration applied. */
+  /** A new migrated database; its URL is the owner's (the migration Job's), see `asService` for a service's. */
   createDatabase(): Promise<string>;
+  /** The owner's URL for the database of any URL of this server (a test that needs to set up what no service may). */
+  ownerOf(databaseUrl: string): string;
   /** Take the server away (its data stays), as an outage would. */
   stop(): Promise<void>;
   /** Bring it back on the same port after `stop`. */
@@ -165,8 +171,22 @@ export async function startPostgres(): Promise<Postgres> {
     await chmod(dir, 0o777);
   }
   const dataDir = join(dir, "data");
+  const superuserPassword = randomBytes(18).toString("base64url");
+  const pwfile = join(dir, "pwfile");
+  await writeFile(pwfile, `${superuserPassword}\n`, { mode: 0o644 });
   await new Promise<void>((resolve, reject) => {
-    const child = run(initdb, ["-D", dataDir, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+    // Passwords are checked, as in production: a role is only as good as the password it needs.
+    const child = run(initdb, [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "--auth=scram-sha-256",
+      `--pwfile=${pwfile}`,
+      "--no-sync",
+      "-E",
+      "UTF8",
+    ]);
     let err = "";
     child.stderr?.on("data", (d) => (err += d));
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`initdb failed: ${err}`))));
@@ -190,7 +210,8 @@ export async function startPostgres(): Promise<Postgres> {
       "-c",
       "max_connections=300",
     ]);
-  const adminUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const adminUrl = `postgresql://postgres:${superuserPassword}@127.0.0.1:${port}/postgres`;
+  const ownerUrl = (database: string) => adminUrl.replace(/\/postgres$/, `/${database}`);
   let child: ChildProcess | undefined;
   const start = async () => {
     const started = launch();
@@ -242,15 +263,20 @@ export async function startPostgres(): Promise<Postgres> {
   };
   return {
     adminUrl,
+    ownerOf: (databaseUrl) => ownerUrl(new URL(databaseUrl).pathname.slice(1)),
     // Migrate one template once, then copy it: CREATE DATABASE ... TEMPLATE takes milliseconds.
     async createDatabase() {
       template ??= (async () => {
         await admin("CREATE DATABASE gaia_template");
-        const url = `postgresql://postgres@127.0.0.1:${port}/gaia_template`;
+        const url = ownerUrl("gaia_template");
         const { openDatabase } = await import("../../services/kit/src/db/client.ts");
         const { applyMigrations } = await import("../../services/kit/src/db/migrate.ts");
         const db = await openDatabase({ kind: "postgres", url });
         await applyMigrations(db.adapter);
+        // The services' roles and grants, as the migration Job makes them; copies of the template keep the grants.
+        await applyRoles(async (statements) => {
+          for (const sql of statements) await db.prisma.$executeRawUnsafe(sql);
+        }, ROLE_PASSWORDS);
         await db.close();
         return "gaia_template";
       })();
@@ -266,7 +292,7 @@ export async function startPostgres(): Promise<Postgres> {
           await new Promise((r) => setTimeout(r, 100));
         }
       }
-      return `postgresql://postgres@127.0.0.1:${port}/${name}`;
+      return ownerUrl(name);
     },
     stop,
     start,
@@ -274,6 +300,19 @@ export async function startPostgres(): Promise<Postgres> {
 }
 
 let shared: Promise<Postgres> | undefined;
+/** The services' database passwords for this run (roles are cluster-wide). */
+const ROLE_PASSWORDS: Record<BackendName, string> = Object.fromEntries(
+  (["auth", "asset", "chat", "kb"] as const).map((service) => [
+    service,
+    randomBytes(18).toString("base64url"),
+  ]),
+) as Record<BackendName, string>;
+
+/** The same database as `service`'s own role: what that service connects with in production. */
+export function asService(databaseUrl: string, service: BackendName): string {
+  return roleUrl(databaseUrl, service, ROLE_PASSWORDS[service]);
+}
+
 /** One PostgreSQL cluster per test run, shared by every suite; stopped when the run ends. */
 export function sharedPostgres(): Promise<Postgres> {
   shared ??= startPostgres();

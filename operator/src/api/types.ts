@@ -105,7 +105,7 @@ export interface GaiaPlatformSpec {
   redis: Datastore<ManagedStore>;
   nats: Datastore<ManagedNats>;
   mesh: { linkerd: { enabled: boolean; policy: "strict" | "permissive" } };
-  exposure: { gateway: ExposureSpec; web: ExposureSpec };
+  exposure: { gateway: ExposureSpec; web: ExposureSpec; trustedProxies?: string[] };
   retainPolicy: "Retain" | "Delete";
 }
 

@@ -76,6 +76,9 @@ function ownEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
     env.push(secretEnv(wiring.key, config.secretRef.name, config.secretRef.key));
     if (wiring.baseURL && config.baseURL) env.push({ name: wiring.baseURL, value: config.baseURL });
   }
+  const proxies = spec.exposure.trustedProxies ?? [];
+  if (service === "gateway" && proxies.length > 0)
+    env.push({ name: "GAIA_TRUSTED_PROXIES", value: proxies.join(",") });
   if (service === "gateway" || service === "auth") {
     env.push(secretEnv("GAIA_INTERNAL_TOKEN", internalTokenSecretName(platform), INTERNAL_TOKEN_KEY));
   }

@@ -1,4 +1,4 @@
-import { SERVICE_PORTS } from "@gaia/kit/registry";
+import { METRICS_PORT, SERVICE_PORTS } from "@gaia/kit/registry";
 import type { V1Deployment, V1Service, V1Volume } from "@kubernetes/client-node";
 import { type GaiaPlatform, SERVICE_NAMES, type ServiceName } from "../api/types.ts";
 import { configMapName, DATA_DIR } from "./configmap.ts";
@@ -23,6 +23,16 @@ import {
   serviceAccount,
   serviceAccountName,
 } from "./workload.ts";
+
+/**
+ * Prometheus's conventional scrape annotations, pointing at the metrics port: no Service exposes that port, so
+ * metrics are reachable pod to pod (as the NetworkPolicies allow) and never through the gateway or an Ingress.
+ */
+const PROMETHEUS_ANNOTATIONS = {
+  "prometheus.io/scrape": "true",
+  "prometheus.io/port": String(METRICS_PORT),
+  "prometheus.io/path": "/metrics",
+};
 
 /** The six services: a ServiceAccount, a Service and a Deployment each, all running `gaia serve <name>`. */
 
@@ -83,7 +93,11 @@ function deployment(
       template: {
         metadata: {
           labels: podLabels,
-          annotations: { ...podMeshAnnotations(platform), [ANNOTATION_CONFIG_CHECKSUM]: configChecksum },
+          annotations: {
+            ...podMeshAnnotations(platform),
+            ...PROMETHEUS_ANNOTATIONS,
+            [ANNOTATION_CONFIG_CHECKSUM]: configChecksum,
+          },
         },
         spec: {
           serviceAccountName: serviceAccountName(platform, name),
@@ -98,7 +112,10 @@ function deployment(
               image,
               imagePullPolicy: platform.spec.image.pullPolicy,
               command: ["gaia", "serve", name],
-              ports: [{ name: "http", containerPort: SERVICE_PORTS[name], protocol: "TCP" }],
+              ports: [
+                { name: "http", containerPort: SERVICE_PORTS[name], protocol: "TCP" },
+                { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+              ],
               envFrom: [{ configMapRef: { name: configMapName(platform) } }],
               env: serviceEnv(platform, name),
               readinessProbe: {

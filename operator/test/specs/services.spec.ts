@@ -39,7 +39,14 @@ describe("specs/services", () => {
       const c = container(deployment);
       assert.equal(c.image, IMAGE);
       assert.deepEqual(c.command, ["gaia", "serve", name]);
-      assert.deepEqual(c.ports, [{ name: "http", containerPort: port, protocol: "TCP" }]);
+      assert.deepEqual(c.ports, [
+        { name: "http", containerPort: port, protocol: "TCP" },
+        { name: "metrics", containerPort: 9464, protocol: "TCP" },
+      ]);
+      const annotations = deployment.spec!.template.metadata!.annotations!;
+      assert.equal(annotations["prometheus.io/scrape"], "true");
+      assert.equal(annotations["prometheus.io/port"], "9464");
+      assert.equal(annotations["prometheus.io/path"], "/metrics");
       assert.deepEqual(c.readinessProbe?.httpGet, { path: "/ready", port: "http" });
       assert.deepEqual(c.livenessProbe?.httpGet, { path: "/health", port: "http" });
       assert.deepEqual(c.envFrom, [{ configMapRef: { name: "gaia-config" } }]);
@@ -53,6 +60,7 @@ describe("specs/services", () => {
         [["GaiaPlatform", "gaia", true]],
       );
       const service = svcs.get(`gaia-${name}`)!;
+      // The Service (and so the gateway's Ingress) carries the public port only, never metrics.
       assert.deepEqual(service.spec!.ports, [{ name: "http", port, targetPort: "http", protocol: "TCP" }]);
       assert.deepEqual(service.spec!.selector, deployment.spec!.selector.matchLabels);
     });
@@ -170,6 +178,17 @@ describe("specs/services", () => {
     for (const name of ["asset", "chat", "kb", "web"]) {
       assert.equal(envOf(deployments.get(`gaia-${name}`)).has("GAIA_INTERNAL_TOKEN"), false, name);
     }
+  });
+
+  it("tells the gateway, and only the gateway, which proxies may name the client", () => {
+    assert.equal(envOf(build().deployments.get("gaia-gateway")).has("GAIA_TRUSTED_PROXIES"), false);
+    const { deployments } = build({ exposure: { trustedProxies: ["10.0.0.0/8", "fd00::/8"] } });
+    assert.equal(
+      envOf(deployments.get("gaia-gateway")).get("GAIA_TRUSTED_PROXIES")?.value,
+      "10.0.0.0/8,fd00::/8",
+    );
+    for (const name of ["auth", "asset", "chat", "kb", "web"])
+      assert.equal(envOf(deployments.get(`gaia-${name}`)).has("GAIA_TRUSTED_PROXIES"), false, name);
   });
 
   it("lets spec.services.<name>.env override what the operator sets, once per name", () => {

@@ -1,4 +1,5 @@
 import {
+  credentialHash,
   effectivePermissions,
   forbidden,
   type Identity,
@@ -9,7 +10,7 @@ import {
 import type { Db } from "@gaia/kit/db/client";
 import { looksLikeApiKey, sameDigest } from "./apikeys.ts";
 import { AUDIT, type Audit } from "./audit.ts";
-import { type CredentialCache, cacheSeconds, credentialHash } from "./credentials.ts";
+import { type CredentialCache, cacheSeconds } from "./credentials.ts";
 import type { LastUsedBuffer } from "./lastused.ts";
 import { findApiKeyByHash } from "./repo/apikeys.ts";
 import { familyActive } from "./repo/refresh.ts";

@@ -1,4 +1,4 @@
-import type { Bus, Cache, Logger } from "@gaia/kit";
+import { authnSealKey, type Bus, type Cache, type Logger } from "@gaia/kit";
 import type { Db } from "@gaia/kit/db/client";
 import { UserAdmin } from "./admin.ts";
 import { auditTrail } from "./audit.ts";
@@ -31,7 +31,7 @@ export async function createAuthCore(
     dummyHash(),
   ]);
   const audit = auditTrail(db, bus, log);
-  const credentials = new CredentialCache(cache, bus, log);
+  const credentials = new CredentialCache(cache, bus, log, authnSealKey(internalToken));
   const lastUsed = new LastUsedBuffer(db, log);
   lastUsed.start(settings.lastUsedFlushSeconds * 1000);
   const retry = setInterval(() => void credentials.retryPending(), RETRY_INVALIDATIONS_MS).unref();

@@ -1,20 +1,21 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
+  AUTHN_PREFIX,
   type AuthType,
   type Bus,
   type Cache,
-  getJson,
+  CREDENTIAL_REVOKED_SUBJECT,
   type Identity,
-  isPermission,
-  isRole,
   type Logger,
-  setJson,
+  openIdentity,
+  sealIdentity,
 } from "@gaia/kit";
 
 /**
  * The shared cache of validated credentials, which the gateway reads directly (its fast path):
  *
- *   authn:<sha256 hex of the credential>  → Identity JSON, TTL 600 s for keys, min(900 s, exp - now) for JWTs
+ *   authn:<sha256 hex of the credential>  → a sealed Identity (kit authn.ts), TTL 600 s for keys,
+ *                                           min(900 s, exp - now) for JWTs
  *   authn-user:<userId>                   → set of those hashes, so one user's entries can all be dropped
  *   authn-epoch                           → a random value replaced on every invalidation
  *
@@ -23,18 +24,12 @@ import {
  * database and checks it again after writing; if it moved, it deletes what it wrote. Invalidation always
  * changes the database first, then the epoch, then deletes.
  */
-export const AUTHN_PREFIX = "authn:";
 export const USER_INDEX_PREFIX = "authn-user:";
 export const EPOCH_KEY = "authn-epoch";
 export const KEY_CACHE_SECONDS = 600;
 export const JWT_CACHE_SECONDS = 900;
 const INDEX_SECONDS = Math.max(KEY_CACHE_SECONDS, JWT_CACHE_SECONDS);
 const EPOCH_SECONDS = 24 * 3600;
-export const CREDENTIAL_REVOKED_SUBJECT = "gaia.auth.credential.revoked";
-
-export function credentialHash(credential: string): string {
-  return createHash("sha256").update(credential, "utf8").digest("hex");
-}
 
 /**
  * How long a validated credential may be cached: the kind's cap, never past the credential's own expiry
@@ -46,44 +41,32 @@ export function cacheSeconds(authType: AuthType, nowSeconds: number, expiresAt?:
   return Math.max(0, Math.min(cap, Math.floor(expiresAt - nowSeconds)));
 }
 
-export const AUTH_TYPES = ["api_key", "jwt", "supabase", "service"] as const satisfies readonly AuthType[];
-
-/** A cached entry is data from outside this process: take it only if it still has the Identity shape. */
-export function asIdentity(value: unknown): Identity | null {
-  const v = value as Partial<Identity> | null;
-  if (!v || typeof v !== "object") return null;
-  if (typeof v.userId !== "string" || !isRole(v.role) || !Array.isArray(v.permissions)) return null;
-  if (
-    !v.permissions.every(isPermission) ||
-    typeof v.authType !== "string" ||
-    !(AUTH_TYPES as readonly string[]).includes(v.authType)
-  )
-    return null;
-  return {
-    userId: v.userId,
-    ...(typeof v.email === "string" ? { email: v.email } : {}),
-    role: v.role,
-    permissions: v.permissions,
-    authType: v.authType,
-    ...(typeof v.keyId === "string" ? { keyId: v.keyId } : {}),
-  };
-}
-
 export class CredentialCache {
   readonly #cache: Cache;
   readonly #bus: Bus;
   readonly #log: Logger;
+  readonly #sealKey: Buffer;
+  /** Entries found in the cache that auth did not write: someone else can write to the cache server. */
+  forgedEntries = 0;
   /** Invalidations made while the cache server was away, repeated once it is back (its data may survive). */
   readonly #pending = { hashes: new Set<string>(), users: new Set<string>() };
 
-  constructor(cache: Cache, bus: Bus, log: Logger) {
+  /** `sealKey`: kit authnSealKey of the internal token, which the gateway holds too. */
+  constructor(cache: Cache, bus: Bus, log: Logger, sealKey: Buffer) {
     this.#cache = cache;
     this.#bus = bus;
     this.#log = log;
+    this.#sealKey = sealKey;
   }
 
   async get(hash: string): Promise<Identity | null> {
-    return asIdentity(await getJson<unknown>(this.#cache, AUTHN_PREFIX + hash));
+    const opened = openIdentity(this.#sealKey, hash, await this.#cache.get(AUTHN_PREFIX + hash));
+    if (opened.kind === "identity") return opened.identity;
+    if (opened.kind === "forged") {
+      this.forgedEntries++;
+      this.#log.warn({ hash: hash.slice(0, 12) }, "ignored a credential cache entry that auth did not write");
+    }
+    return null;
   }
 
   /** Read before consulting the database; hand the value to put(). */
@@ -94,7 +77,8 @@ export class CredentialCache {
   async put(hash: string, identity: Identity, ttlSeconds: number, epochBefore: string | null): Promise<void> {
     if (ttlSeconds <= 0) return;
     await this.#cache.addToSet(USER_INDEX_PREFIX + identity.userId, [hash], INDEX_SECONDS);
-    await setJson(this.#cache, AUTHN_PREFIX + hash, identity, ttlSeconds);
+    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    await this.#cache.set(AUTHN_PREFIX + hash, sealIdentity(this.#sealKey, hash, identity, exp), ttlSeconds);
     if ((await this.epoch()) !== epochBefore) {
       // An invalidation ran while this entry was being made; it may describe a credential that is now dead.
       await this.#cache.del(AUTHN_PREFIX + hash);

@@ -1,4 +1,14 @@
-import { createApp, type RunningService, runApp, type ServiceContext, type StartService } from "@gaia/kit";
+import {
+  CLIENT_ADDRESS_HEADER,
+  createApp,
+  INTERNAL_TOKEN_HEADER,
+  internalTokenMatcher,
+  type RunningService,
+  runApp,
+  type ServiceContext,
+  type StartService,
+} from "@gaia/kit";
+import type { RequestHandler } from "express";
 import { createAuthCore } from "./core.ts";
 import { internalRoutes } from "./routes/internal.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -8,6 +18,19 @@ import { wellKnownRoutes } from "./routes/wellknown.ts";
 import { type AuthSettings, loadAuthSettings } from "./settings.ts";
 
 export const start: StartService = (ctx) => startAuth(ctx, loadAuthSettings({ ...process.env, ...ctx.env }));
+
+/**
+ * The gateway names the client's address beside the internal token; from anyone else the header is ignored, so
+ * a caller who reaches auth directly is limited by its own address.
+ */
+function clientAddress(internalToken: string): RequestHandler {
+  const isGateway = internalTokenMatcher(internalToken);
+  return (req, res, next) => {
+    const named = req.get(CLIENT_ADDRESS_HEADER);
+    if (named && isGateway(req.get(INTERNAL_TOKEN_HEADER))) res.locals.clientAddress = named;
+    next();
+  };
+}
 
 /** Wiring only: settings in, service out. */
 export async function startAuth(ctx: ServiceContext, settings: AuthSettings): Promise<RunningService> {
@@ -24,6 +47,7 @@ export async function startAuth(ctx: ServiceContext, settings: AuthSettings): Pr
     }),
     database: ctx.db,
     routes(app) {
+      app.use(clientAddress(core.internalToken));
       app.use(wellKnownRoutes(core.keys));
       // Token and identity answers must not be kept by any intermediary.
       app.use((_req, res, next) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, type Identity, MemoryBus, MemoryCache } from "@gaia/kit";
+import { authnSealKey, createLogger, type Identity, MemoryBus, MemoryCache } from "@gaia/kit";
 import { CredentialCache } from "../src/credentials.ts";
 
 const alice: Identity = {
@@ -19,7 +19,12 @@ describe("credential cache (unit, in-memory cache and bus)", () => {
   beforeEach(() => {
     cache = new MemoryCache();
     bus = new MemoryBus();
-    credentials = new CredentialCache(cache, bus, createLogger("test", "silent"));
+    credentials = new CredentialCache(
+      cache,
+      bus,
+      createLogger("test", "silent"),
+      authnSealKey("t".repeat(32)),
+    );
     revoked = [];
     bus.subscribe("gaia.auth.credential.revoked", (payload) => {
       revoked.push((payload as { hashes: string[] }).hashes);
@@ -37,7 +42,7 @@ describe("credential cache (unit, in-memory cache and bus)", () => {
       await credentials.epoch(),
     );
     await credentials.put("h3", { ...alice, userId: "bob" }, 600, await credentials.epoch());
-    assert.deepEqual(JSON.parse((await cache.get("authn:h1"))!), alice);
+    assert.deepEqual(JSON.parse((await cache.get("authn:h1"))!).identity, alice);
     assert.deepEqual((await cache.setMembers("authn-user:alice")).sort(), ["h1", "h2"]);
 
     await credentials.forgetUser("alice");
@@ -72,10 +77,16 @@ describe("credential cache (unit, in-memory cache and bus)", () => {
     assert.equal(await cache.get("authn:gone"), null);
   });
 
-  it("ignores a cached entry that is not an identity", async () => {
+  it("ignores and counts a cached entry it did not seal, however well-formed", async () => {
+    const admin: Identity = { userId: "x", role: "admin", permissions: ["admin:all"], authType: "api_key" };
+    await cache.set("authn:planted", JSON.stringify(admin), 60);
     await cache.set("authn:odd", JSON.stringify({ userId: "x", role: "emperor", permissions: [] }), 60);
     await cache.set("authn:junk", "{not json", 60);
-    assert.equal(await credentials.get("odd"), null);
-    assert.equal(await credentials.get("junk"), null);
+    await credentials.put("real", alice, 600, await credentials.epoch());
+    await cache.set("authn:moved", (await cache.get("authn:real"))!, 60);
+    for (const hash of ["planted", "odd", "junk", "moved"])
+      assert.equal(await credentials.get(hash), null, hash);
+    assert.equal(credentials.forgedEntries, 4);
+    assert.deepEqual(await credentials.get("real"), alice);
   });
 });

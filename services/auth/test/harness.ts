@@ -4,6 +4,7 @@ import {
   createBus,
   createLogger,
   type Identity,
+  INTERNAL_TOKEN_HEADER,
   type RunningService,
   type Runtime,
 } from "@gaia/kit";
@@ -14,7 +15,6 @@ import {
   startNats,
   startRedis,
 } from "../../../test/support/servers.ts";
-import { INTERNAL_TOKEN_HEADER } from "../src/routes/internal.ts";
 import type { AuthSettings } from "../src/settings.ts";
 
 export const INTERNAL_TOKEN = "test-internal-token-0123456789-abcdefghijklmnop";

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import pg from "pg";
+import { sharedPostgres } from "../../../test/support/servers.ts";
 import { hashApiKey } from "../src/apikeys.ts";
 import { issueKeyForEmail } from "../src/bootstrap.ts";
 import {
@@ -171,17 +173,26 @@ describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
 
   it("writes last use in batches, not one write per request (CLI-issued key)", async () => {
     const db = auth.runtime.db.prisma;
-    // Count the statements that touch last_used_at, with a trigger in this test's own database.
-    await db.$executeRawUnsafe("CREATE TABLE last_used_writes (at timestamptz DEFAULT now())");
-    await db.$executeRawUnsafe(`CREATE FUNCTION count_last_used() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN INSERT INTO last_used_writes DEFAULT VALUES; RETURN NULL; END $$`);
-    await db.$executeRawUnsafe(`CREATE TRIGGER last_used_written AFTER UPDATE OF last_used_at ON api_keys
-      FOR EACH STATEMENT EXECUTE FUNCTION count_last_used()`);
+    // Count the statements that touch last_used_at, with a trigger in this test's own database: set up as the
+    // database's owner, since auth's own role may create nothing.
+    const url = auth.runtime.env.DATABASE_URL!;
+    await queryAsOwner(url, "CREATE TABLE last_used_writes (at timestamptz DEFAULT now())");
+    await queryAsOwner(
+      url,
+      `CREATE FUNCTION count_last_used() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS
+      $$ BEGIN INSERT INTO last_used_writes DEFAULT VALUES; RETURN NULL; END $$`,
+    );
+    await queryAsOwner(
+      url,
+      `CREATE TRIGGER last_used_written AFTER UPDATE OF last_used_at ON api_keys
+      FOR EACH STATEMENT EXECUTE FUNCTION count_last_used()`,
+    );
     const issued = await issueKeyForEmail(db, "cli-user@example.com", "developer", "ci");
     for (let i = 0; i < 30; i++) assert.equal((await auth.authenticate(issued.key)).status, 200);
     const written = await waitForLastUsed(auth, issued.keyId);
     assert.ok(written.getTime() <= Date.now());
-    const [{ n }] = await db.$queryRawUnsafe<[{ n: number }]>(
+    const [{ n } = { n: 0 }] = await queryAsOwner<{ n: number }>(
+      url,
       "SELECT count(*)::int AS n FROM last_used_writes",
     );
     assert.ok(n >= 1 && n <= 3, `30 uses, ${n} writes`);
@@ -189,6 +200,16 @@ describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
     assert.equal(audit?.action, "auth.key.created");
   });
 });
+
+async function queryAsOwner<T>(databaseUrl: string, sql: string): Promise<T[]> {
+  const owner = new pg.Client({ connectionString: (await sharedPostgres()).ownerOf(databaseUrl) });
+  await owner.connect();
+  try {
+    return (await owner.query(sql)).rows as T[];
+  } finally {
+    await owner.end();
+  }
+}
 
 async function waitForLastUsed(auth: AuthUnderTest, keyId: string): Promise<Date> {
   const deadline = Date.now() + 5000;

@@ -264,10 +264,13 @@ export class ChatStore {
     return Number(result._sum.costUsd ?? 0);
   }
 
+  /** Through the api_key_budgets view: chat's role may read a key's limit, never the key table (its hashes). */
   async keyBudget(apiKeyId: string): Promise<number | null> {
     if (!isUuid(apiKeyId)) return null;
-    const key = await this.#db.apiKey.findUnique({ where: { id: apiKeyId }, select: { budgetUsd: true } });
-    return key?.budgetUsd == null ? null : Number(key.budgetUsd);
+    const rows = await this.#db.$queryRaw<{ budget_usd: unknown }[]>`
+      SELECT budget_usd FROM api_key_budgets WHERE id = ${apiKeyId}::uuid`;
+    const budget = rows[0]?.budget_usd;
+    return budget == null ? null : Number(budget);
   }
 
   async usageByModel(

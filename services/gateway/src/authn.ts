@@ -1,14 +1,15 @@
-import { type Cache, getJson, type Identity, unauthorized } from "@gaia/kit";
-import { authnCacheKey, type Credential, credentialHash } from "./credentials.ts";
-import { identityKey, parseIdentity } from "./identity.ts";
+import { authnKey, type Cache, credentialHash, type Identity, openIdentity, unauthorized } from "@gaia/kit";
+import type { Credential } from "./credentials.ts";
+import { identityKey } from "./identity.ts";
 import type { AuthClient, ServiceToken } from "./providers/auth-client.ts";
 
 /**
  * Credential → identity and the service token that carries it to a backend, fastest source first:
  *
  *   1. this process's memory (a few seconds; dropped at once on a revocation event),
- *   2. the shared cache `authn:<sha256>`, written by auth and deleted by it on revoke, plus a service token
- *      this process holds for that identity (or mints through auth),
+ *   2. the shared cache `authn:<sha256>`, written (sealed) by auth and deleted by it on revoke, plus a service
+ *      token this process holds for that identity (or mints through auth); an entry whose seal does not verify
+ *      is someone else's write to the cache server, ignored and counted,
  *   3. auth itself (`/internal/authenticate`), which consults its database — so authentication goes on,
  *      slower, while Redis is away.
  */
@@ -33,6 +34,10 @@ const MAX_CREDENTIAL_LENGTH = 8192;
 export interface AuthenticatorOptions {
   cache: Cache;
   client: AuthClient;
+  /** The key auth seals cache entries with; undefined while this process cannot know it (then the cache is skipped). */
+  sealKey: () => Promise<Buffer | undefined>;
+  /** Told of every cache entry that failed its seal. */
+  onForged?: () => void;
   /** How long an identity stays in this process's memory; 0 keeps none. */
   localTtlMs: number;
   now?: () => number;
@@ -110,7 +115,7 @@ export class Authenticator {
     const generation = this.#generation;
     const hash = credentialHash(credential.value);
     const { cache, client } = this.#options;
-    let identity = parseIdentity(await getJson<unknown>(cache, authnCacheKey(hash)));
+    let identity = await this.#fromCache(cache, hash);
     let token = identity ? this.#freshToken(identity) : undefined;
     if (identity && !token) token = await client.serviceToken(identity, requestId);
     if (!identity || !token) {
@@ -132,6 +137,14 @@ export class Authenticator {
     if (this.#options.localTtlMs > 0 && generation === this.#generation)
       remember(this.#local, credential.value, entry);
     return entry;
+  }
+
+  async #fromCache(cache: Cache, hash: string): Promise<Identity | undefined> {
+    const key = await this.#options.sealKey();
+    if (!key) return undefined;
+    const opened = openIdentity(key, hash, await cache.get(authnKey(hash)));
+    if (opened.kind === "forged") this.#options.onForged?.();
+    return opened.kind === "identity" ? opened.identity : undefined;
   }
 
   #freshToken(identity: Identity): ServiceToken | undefined {

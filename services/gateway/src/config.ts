@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { readEnv } from "@gaia/kit";
 import { z } from "zod";
 import type { RateLimits } from "./ratelimit.ts";
@@ -6,10 +7,35 @@ import type { TimeoutClass } from "./route-table.ts";
 const count = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 
+const PROXY_NAMES = ["loopback", "linklocal", "uniquelocal"];
+
+/** An address, a CIDR (`10.0.0.0/8`, `fd00::/8`) or one of proxy-addr's names for a range. */
+export function isProxySpec(entry: string): boolean {
+  if (PROXY_NAMES.includes(entry)) return true;
+  const [address = "", bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const proxyList = z
+  .string()
+  .default("")
+  .transform((value) =>
+    value
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  )
+  .refine((entries) => entries.every(isProxySpec), "expected comma-separated addresses or CIDRs");
+
 /** The gateway's own variables, beside the platform ones every process reads. */
 export const gatewayEnv = z.object({
   /** Comma-separated origins admitted by CORS; empty (none) by default, `*` for any (development). */
   GAIA_CORS_ORIGINS: z.string().default(""),
+  /** Proxies in front of the gateway (an ingress) whose X-Forwarded-For names the client; none by default. */
+  GAIA_TRUSTED_PROXIES: proxyList,
   GAIA_RATE_LIMIT_WINDOW_SECONDS: count(60),
   GAIA_RATE_LIMIT_ADMIN: count(600),
   GAIA_RATE_LIMIT_DEVELOPER: count(300),
@@ -29,6 +55,7 @@ export const gatewayEnv = z.object({
 
 export interface GatewayConfig {
   corsOrigins: string[];
+  trustedProxies: string[];
   rateLimits: RateLimits;
   timeouts: Record<TimeoutClass, number>;
   healthTimeoutMs: number;
@@ -42,6 +69,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     corsOrigins: e.GAIA_CORS_ORIGINS.split(",")
       .map((o) => o.trim())
       .filter(Boolean),
+    trustedProxies: e.GAIA_TRUSTED_PROXIES,
     rateLimits: {
       windowSeconds: e.GAIA_RATE_LIMIT_WINDOW_SECONDS,
       perMinute: {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 
 /**
@@ -22,10 +21,3 @@ export function credentialOf(headers: IncomingHttpHeaders): Credential | undefin
   if (!token) return undefined;
   return { kind: token.startsWith("gaia_") ? "api_key" : "bearer", value: token };
 }
-
-/** The cache key auth writes for a credential: `authn:<sha256 hex of the credential string>`. */
-export function credentialHash(value: string): string {
-  return createHash("sha256").update(value, "utf8").digest("hex");
-}
-
-export const authnCacheKey = (hash: string) => `authn:${hash}`;

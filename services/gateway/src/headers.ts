@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { IDENTITY_HEADER } from "@gaia/kit";
+import { CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, INTERNAL_TOKEN_HEADER } from "@gaia/kit";
 import type { Target } from "./route-table.ts";
 
 /**
@@ -52,6 +52,8 @@ export interface UpstreamContext {
   traceparent?: string;
   clientAddress: string;
   proto: string;
+  /** For auth only: the client's address, and the internal token that makes auth believe it. */
+  vouch?: { internalToken: string | undefined; clientAddress: string };
 }
 
 /** A W3C trace context header, version 00. */
@@ -91,6 +93,10 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, ctx: UpstreamConte
   const connection = headers.connection;
   if (connection) for (const name of connection.toLowerCase().split(",")) delete out[name.trim()];
   if (ctx.identityToken) out[IDENTITY_HEADER] = ctx.identityToken;
+  if (ctx.vouch?.internalToken) {
+    out[INTERNAL_TOKEN_HEADER] = ctx.vouch.internalToken;
+    out[CLIENT_ADDRESS_HEADER] = ctx.vouch.clientAddress;
+  }
   out["x-request-id"] = ctx.requestId;
   out.traceparent = ctx.traceparent ?? traceparentOf(headers);
   const forwardedFor = headers["x-forwarded-for"];

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  authnSealKey,
   BACKENDS,
+  CREDENTIAL_REVOKED_SUBJECT,
   createApp,
   type RunningService,
   runApp,
@@ -9,6 +11,7 @@ import {
   type StartService,
   serviceUrl,
 } from "@gaia/kit";
+import client from "prom-client";
 import packageJson from "../package.json" with { type: "json" };
 import { Authenticator } from "./authn.ts";
 import { type GatewayConfig, loadGatewayConfig } from "./config.ts";
@@ -22,9 +25,6 @@ import { ROUTES, type Target } from "./route-table.ts";
 import { compileRoutes } from "./router.ts";
 import { dispatcher } from "./routes/dispatch.ts";
 import { localHandlers } from "./routes/local.ts";
-
-/** Auth announces revoked or invalidated credentials here, by the SHA-256 of each. */
-export const CREDENTIAL_REVOKED_SUBJECT = "gaia.auth.credential.revoked";
 
 const TARGETS: readonly Target[] = [...BACKENDS, "web"];
 
@@ -41,12 +41,28 @@ function internalTokenSource(config: GatewayConfig, dataDir: string): () => Prom
 export async function startGateway(ctx: ServiceContext, config: GatewayConfig): Promise<RunningService> {
   const urls = Object.fromEntries(TARGETS.map((target) => [target, serviceUrl(ctx.env, target)]));
   const upstreams = new Upstreams(urls as Record<Target, string>, ctx.log);
+  const internalToken = internalTokenSource(config, ctx.env.GAIA_DATA_DIR);
+  let sealKey: Buffer | undefined;
+  let forgedSeen = 0;
+  const forged = new client.Counter({
+    name: "gaia_authn_cache_forged_total",
+    help: "Shared-cache identity entries ignored because auth's seal did not verify",
+    registers: [],
+  });
   const authenticator = new Authenticator({
     cache: ctx.cache,
-    client: new AuthClient({
-      pool: upstreams.pool("auth"),
-      internalToken: internalTokenSource(config, ctx.env.GAIA_DATA_DIR),
-    }),
+    client: new AuthClient({ pool: upstreams.pool("auth"), internalToken }),
+    sealKey: async () => {
+      const token = sealKey ? undefined : await internalToken();
+      if (token) sealKey = authnSealKey(token);
+      return sealKey;
+    },
+    onForged: () => {
+      forged.inc();
+      // Someone other than auth writes to the cache server: say so, without letting them flood the log.
+      if (forgedSeen++ % 1000 === 0)
+        ctx.log.warn({ total: forgedSeen }, "ignored a shared-cache identity that auth did not seal");
+    },
     localTtlMs: config.identityCacheMs,
   });
   const unsubscribe = ctx.bus.subscribe(CREDENTIAL_REVOKED_SUBJECT, (payload) => {
@@ -61,10 +77,11 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
       { kind: ctx.bus.kind, healthy: ctx.bus.healthy() },
     );
 
-  const { app } = createApp({
+  const { app, metrics } = createApp({
     name: "gateway",
     log: ctx.log,
     parseJson: false,
+    trustProxy: config.trustedProxies,
     health,
     routes: (app) => {
       app.use(
@@ -74,6 +91,7 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
           authenticator,
           limiter: new RateLimiter(ctx.cache, config.rateLimits),
           upstreams,
+          internalToken,
           timeouts: config.timeouts,
           local: localHandlers({
             openapi: JSON.stringify(openApiDocument(ROUTES, packageJson.version)),
@@ -83,6 +101,8 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
       );
     },
   });
+
+  metrics.registry.registerMetric(forged);
 
   return runApp(ctx, app, async () => {
     unsubscribe();

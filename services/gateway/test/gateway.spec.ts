@@ -3,10 +3,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { generateApiKey } from "@gaia/auth/apikeys";
 import { issueKeyForEmail } from "@gaia/auth/bootstrap";
-import type { Role } from "@gaia/kit";
+import { authnKey, credentialHash, type Role } from "@gaia/kit";
+import { Redis } from "ioredis";
 import OpenAI from "openai";
 import { type StoppableServer, startNats, startRedis } from "../../../test/support/servers.ts";
-import { authnCacheKey, credentialHash } from "../src/credentials.ts";
 import {
   type Auth,
   call,
@@ -99,10 +99,24 @@ describe("gateway against real auth, Redis and NATS", function () {
       assert.ok(reply.body.paths["/api/v1/chat/completions"]);
     });
 
+    it("serves no metrics on the public port, with or without credentials", async () => {
+      const admin = await issue("admin", "metrics-admin");
+      for (const headers of [{}, { "x-api-key": admin }] as Record<string, string>[]) {
+        const reply = await call(`${url}/metrics`, { headers });
+        assert.equal(reply.status, 404);
+        assert.doesNotMatch(JSON.stringify(reply.body), /gaia_http_requests_total/);
+      }
+      assert.match(
+        await gateway.runtime.metrics.text(),
+        /gaia_http_requests_total/,
+        "the metrics port has them",
+      );
+    });
+
     it("counts requests in its metrics by route pattern, not by path", async () => {
       const key = await issue("user", "metrics");
       await call(`${url}/api/v1/conversations/c-42/messages`, { headers: { "x-api-key": key } });
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const metrics = await gateway.runtime.metrics.text();
       assert.match(metrics, /gaia_http_requests_total\{[^}]*route="\/api\/v1\/conversations\/\{path\+\}"/);
       assert.doesNotMatch(metrics, /c-42/);
     });
@@ -248,7 +262,7 @@ describe("gateway against real auth, Redis and NATS", function () {
       const key = await issue("user", "shared-cache");
       assert.equal((await call(`${url}/api/v0.2/personas`, { headers: { "x-api-key": key } })).status, 200);
       assert.ok(
-        await auth.runtime.cache.get(authnCacheKey(credentialHash(key))),
+        await auth.runtime.cache.get(authnKey(credentialHash(key))),
         "auth wrote the identity to the shared cache",
       );
       const other = await startTestGateway({
@@ -259,15 +273,46 @@ describe("gateway against real auth, Redis and NATS", function () {
       try {
         // A gateway that has not reached Redis yet answers from auth (degraded, by design); wait for it.
         await eventually(() => other.runtime.cache.healthy());
-        const before = await internalCalls(auth.url);
+        const before = await internalCalls(auth);
         const reply = await call<Seen>(`${other.url}/api/v0.2/personas`, { headers: { "x-api-key": key } });
         assert.equal(reply.status, 200);
         assert.equal(reply.body.identity?.role, "user");
-        const after = await internalCalls(auth.url);
+        const after = await internalCalls(auth);
         assert.equal(after.authenticate - before.authenticate, 0, "no credential check at auth");
         assert.equal(after.serviceToken - before.serviceToken, 1, "one service token minted");
       } finally {
         await other.close();
+      }
+    });
+
+    it("ignores and counts an identity planted in Redis by anyone but auth", async () => {
+      // An attacker who reaches Redis writes an admin identity under the hash of a string of their own.
+      const attacker = new Redis(redis.url, { keyPrefix: "gaia:" });
+      const chosen = `gaia_attacker_${randomBytes(24).toString("base64url")}`;
+      const admin = {
+        userId: "00000000-0000-4000-8000-000000000000",
+        role: "admin",
+        permissions: ["admin:all"],
+        authType: "api_key",
+      };
+      const forgedTotal = async () =>
+        Number(
+          /gaia_authn_cache_forged_total(?:\{[^}]*\})? (\d+)/.exec(
+            await gateway.runtime.metrics.text(),
+          )?.[1] ?? 0,
+        );
+      try {
+        const before = await forgedTotal();
+        // The shape that used to be trusted, and a sealed-looking entry with a made-up MAC.
+        for (const planted of [admin, { v: 1, identity: admin, exp: 4_000_000_000, mac: "AAAA" }]) {
+          await attacker.set(authnKey(credentialHash(chosen)), JSON.stringify(planted), "EX", 600);
+          const reply = await call<Seen>(`${url}/api/v0.2/personas`, { headers: { "x-api-key": chosen } });
+          assert.equal(reply.status, 401, "the planted identity grants nothing");
+          assert.equal(reply.body.identity, undefined, "the backend was never called");
+        }
+        assert.equal((await forgedTotal()) - before, 2, "each planted entry counted");
+      } finally {
+        attacker.disconnect();
       }
     });
 
@@ -403,6 +448,65 @@ describe("gateway against real auth, Redis and NATS", function () {
       assert.equal(reply.status, 504);
       assert.deepEqual(reply.body, { detail: "chat service timed out" });
       assert.ok(Date.now() - started < 10_000);
+    });
+  });
+
+  describe("client addresses", () => {
+    const loginFailedIps = async (who: string) =>
+      (
+        await auth.runtime.db.prisma.auditLog.findMany({
+          where: { action: "auth.login.failed", details: { path: ["email"], equals: who } },
+        })
+      ).map((entry) => entry.ip);
+    const failLogin = (base: string, who: string, headers: Record<string, string> = {}) =>
+      call(`${base}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ email: who, password: "not-the-password" }),
+      });
+
+    it("ignores X-Forwarded-For from an untrusted hop: a new one each time still hits the per-address limit", async () => {
+      // Its own count (no shared Redis): the other tests' calls from loopback would share the window.
+      const strict = await startTestGateway({
+        urls: { auth: auth.url },
+        env: { GAIA_RATE_LIMIT_ANONYMOUS: "5" },
+      });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 12; i++) {
+          // An empty body is refused by auth at once (422): the limit is the gateway's, before auth.
+          const reply = await call(`${strict.url}/api/v1/auth/login`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-forwarded-for": `198.51.100.${i + 1}` },
+            body: "{}",
+          });
+          statuses.push(reply.status);
+        }
+        assert.deepEqual(statuses, [...Array(5).fill(422), ...Array(7).fill(429)]);
+      } finally {
+        await strict.close();
+      }
+    });
+
+    it("tells auth the client's address with proof: auth believes the gateway, not a caller naming itself", async () => {
+      const who = email("address");
+      // Straight to auth, a caller that names an address of its choosing is taken for its own.
+      await failLogin(auth.url, who, { "x-gaia-client-address": "192.0.2.66" });
+      // Through the gateway a client's X-Forwarded-For is not believed either (loopback is no trusted proxy).
+      await failLogin(url, who, { "x-forwarded-for": "192.0.2.77" });
+      const behindIngress = await startTestGateway({
+        redisUrl: redis.url,
+        natsUrl: nats.url,
+        urls: { auth: auth.url },
+        env: { GAIA_TRUSTED_PROXIES: "127.0.0.1/32" },
+      });
+      try {
+        // Behind a trusted proxy the client is the address that proxy names.
+        await failLogin(behindIngress.url, who, { "x-forwarded-for": "203.0.113.9" });
+      } finally {
+        await behindIngress.close();
+      }
+      assert.deepEqual((await loginFailedIps(who)).sort(), ["127.0.0.1", "127.0.0.1", "203.0.113.9"]);
     });
   });
 
@@ -564,8 +668,8 @@ describe("gateway against real auth, Redis and NATS", function () {
 });
 
 /** How often auth answered each internal endpoint, from its own metrics. */
-async function internalCalls(authUrl: string): Promise<{ authenticate: number; serviceToken: number }> {
-  const text = await (await fetch(`${authUrl}/metrics`)).text();
+async function internalCalls(auth: Auth): Promise<{ authenticate: number; serviceToken: number }> {
+  const text = await auth.runtime.metrics.text();
   const sum = (route: string) =>
     text
       .split("\n")

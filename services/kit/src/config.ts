@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { METRICS_PORT } from "./registry.ts";
 
 const url = (protocols: string[]) =>
   z
@@ -46,6 +47,8 @@ export const platformEnv = z.object({
   GAIA_CHAT_PORT: port.default(8003),
   GAIA_KB_PORT: port.default(8004),
   GAIA_WEB_PORT: port.default(8080),
+  /** Prometheus metrics of every service in the process, on a port of their own. */
+  GAIA_METRICS_PORT: port.default(METRICS_PORT),
 });
 
 export type PlatformEnv = z.output<typeof platformEnv>;

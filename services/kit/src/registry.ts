@@ -11,6 +11,8 @@ export const SERVICE_PORTS = {
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_PORTS;
+/** Where each process serves Prometheus metrics (GAIA_METRICS_PORT): apart from every public port. */
+export const METRICS_PORT = 9464;
 export const SERVICE_NAMES = Object.keys(SERVICE_PORTS) as ServiceName[];
 export const BACKENDS = ["auth", "asset", "chat", "kb"] as const satisfies readonly ServiceName[];
 export type BackendName = (typeof BACKENDS)[number];

@@ -2,6 +2,7 @@ import { type Bus, createBus } from "./bus.ts";
 import { type Cache, createCache } from "./cache.ts";
 import type { PlatformEnv } from "./config.ts";
 import { type Database, databaseTarget, openDatabase } from "./db/client.ts";
+import { MetricsHub } from "./http/metrics.ts";
 import { type IdentityVerifier, remoteIdentityVerifier } from "./identity.ts";
 import type { Logger } from "./log.ts";
 import { type ServiceName, servicePort, serviceUrl } from "./registry.ts";
@@ -16,6 +17,8 @@ export interface Runtime {
   db: Database;
   cache: Cache;
   bus: Bus;
+  /** The metrics of every service in this process, served on GAIA_METRICS_PORT by the CLI. */
+  metrics: MetricsHub;
   /** Verifies X-Gaia-Identity against auth's JWKS (fetched lazily, cached). */
   verifyIdentity: IdentityVerifier;
   close(): Promise<void>;
@@ -37,6 +40,7 @@ export async function openRuntime(env: PlatformEnv, log: Logger): Promise<Runtim
     db,
     cache,
     bus,
+    metrics: new MetricsHub(),
     verifyIdentity,
     async close() {
       await Promise.allSettled([bus.close(), cache.close()]);

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 import { HttpError } from "../src/errors.ts";
 import { createApp } from "../src/http/app.ts";
+import { MetricsHub, mergeExpositions, serveMetrics } from "../src/http/metrics.ts";
 import { type Listening, listen } from "../src/http/serve.ts";
 import { openSse } from "../src/http/sse.ts";
 import { createLogger } from "../src/log.ts";
@@ -11,9 +13,10 @@ const log = createLogger("test", "silent");
 
 describe("http app", () => {
   let server: Listening;
+  let registry: Registry;
 
   before(async () => {
-    const { app } = createApp({
+    const { app, metrics } = createApp({
       name: "kit-test",
       log,
       bodyLimit: "1kb",
@@ -31,6 +34,7 @@ describe("http app", () => {
         });
       },
     });
+    registry = metrics.registry;
     server = await listen(app, 0, log, "127.0.0.1");
   });
 
@@ -136,18 +140,44 @@ describe("http app", () => {
     assert.match(hostile.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
   });
 
-  it("serves health, readiness and Prometheus metrics by route", async () => {
+  it("serves health and readiness, and Prometheus metrics by route on the metrics port only", async () => {
     assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), {
       status: "healthy",
       service: "kit-test",
     });
     assert.equal((await fetch(`${server.url}/ready`)).status, 200);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    assert.match(
-      metrics,
-      /gaia_http_requests_total\{method="GET",route="\/teapot",status="418",service="kit-test"\} 1/,
+    const onPublicPort = await fetch(`${server.url}/metrics`);
+    assert.equal(onPublicPort.status, 404, "metrics are not on the service's own port");
+    assert.ok(((await onPublicPort.json()) as { detail?: string }).detail);
+
+    const hub = new MetricsHub();
+    hub.add(registry);
+    const metricsPort = await serveMetrics(hub, 0, "127.0.0.1");
+    try {
+      const scraped = await fetch(metricsPort.url);
+      assert.equal(scraped.status, 200);
+      const metrics = await scraped.text();
+      assert.match(
+        metrics,
+        /gaia_http_requests_total\{method="GET",route="\/teapot",status="418",service="kit-test"\} 1/,
+      );
+      assert.match(metrics, /gaia_http_request_duration_seconds_bucket/);
+      assert.equal((await fetch(metricsPort.url.replace("/metrics", "/health"))).status, 404);
+    } finally {
+      await metricsPort.close();
+    }
+  });
+
+  it("merges the metrics of several services into one valid exposition", () => {
+    const help = (n: string) => `# HELP ${n} help\n# TYPE ${n} counter\n`;
+    const merged = mergeExpositions([
+      `${help("a_total")}a_total{service="auth"} 1\n${help("b_total")}b_total{service="auth"} 2\n`,
+      `${help("a_total")}a_total{service="chat"} 3\n`,
+    ]);
+    assert.equal(
+      merged,
+      `${help("a_total")}a_total{service="auth"} 1\na_total{service="chat"} 3\n${help("b_total")}b_total{service="auth"} 2\n`,
     );
-    assert.match(metrics, /gaia_http_request_duration_seconds_bucket/);
   });
 });
 

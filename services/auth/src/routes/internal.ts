@@ -1,21 +1,23 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import { type Identity, parseInput, ROLE_PERMISSIONS, signIdentity, unauthorized } from "@gaia/kit";
+import {
+  type Identity,
+  INTERNAL_TOKEN_HEADER,
+  internalTokenMatcher,
+  parseInput,
+  ROLE_PERMISSIONS,
+  signIdentity,
+  unauthorized,
+} from "@gaia/kit";
 import { type RequestHandler, Router } from "express";
 import type { Authenticator } from "../authenticate.ts";
 import type { SigningKeys } from "../signing.ts";
 import { expiryOf } from "../tokens.ts";
 import { authenticateBody, serviceTokenBody } from "./schemas.ts";
 
-export const INTERNAL_TOKEN_HEADER = "x-gaia-internal-token";
-
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
-
 /** Only a holder of GAIA_INTERNAL_TOKEN (the gateway) may mint identities; compared in constant time. */
 export function requireInternalToken(secret: string): RequestHandler {
-  const expected = digest(secret);
+  const matches = internalTokenMatcher(secret);
   return (req, _res, next) => {
-    const given = req.get(INTERNAL_TOKEN_HEADER);
-    if (!given || !timingSafeEqual(digest(given), expected)) {
+    if (!matches(req.get(INTERNAL_TOKEN_HEADER))) {
       return next(unauthorized("This endpoint is for platform services"));
     }
     next();

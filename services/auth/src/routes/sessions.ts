@@ -5,7 +5,9 @@ import { findUserById } from "../repo/users.ts";
 import type { Sessions } from "../sessions.ts";
 import { loginBody, logoutBody, refreshBody, registerBody } from "./schemas.ts";
 
-export const clientIp = (req: Request) => req.ip ?? "unknown";
+/** The client's address: as the gateway vouched for it (clientAddress in main.ts), else this hop's peer. */
+export const clientIp = (req: Request): string =>
+  (req.res?.locals.clientAddress as string | undefined) ?? req.socket.remoteAddress ?? "unknown";
 
 /**
  * /api/v1/auth/{register,login,refresh} need no identity; logout, me and validate need the gateway's

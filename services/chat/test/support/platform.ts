@@ -4,6 +4,7 @@ import type { RunningService, Runtime } from "@gaia/kit";
 import { startTestAuth, startTestGateway } from "../../../../test/support/platform.ts";
 import { startService, testRuntime } from "../../../../test/support/runtime.ts";
 import {
+  asService,
   freePort,
   type StoppableServer,
   sharedPostgres,
@@ -96,7 +97,8 @@ export async function startChatPlatform(
   let chat!: RunningService;
   const bootChat = async () => {
     chatRuntime = await testRuntime({
-      databaseUrl,
+      // Chat's own role, as in production: its tables, and a key's budget through a view.
+      databaseUrl: asService(databaseUrl, "chat"),
       redisUrl: redis.url,
       natsUrl: nats.url,
       env: { GAIA_AUTH_URL: auth.url, GAIA_KB_URL: kbUrl },

@@ -1,7 +1,14 @@
-import { badGateway, HttpError, type Identity, serviceUnavailable, unauthorized } from "@gaia/kit";
+import {
+  badGateway,
+  HttpError,
+  type Identity,
+  INTERNAL_TOKEN_HEADER,
+  parseIdentity,
+  serviceUnavailable,
+  unauthorized,
+} from "@gaia/kit";
 import type { Pool } from "undici";
 import type { Credential } from "../credentials.ts";
-import { parseIdentity } from "../identity.ts";
 
 /**
  * Auth's internal endpoints, as the gateway uses them:
@@ -10,7 +17,6 @@ import { parseIdentity } from "../identity.ts";
  * `expires_at` is in epoch seconds.
  */
 
-export const INTERNAL_TOKEN_HEADER = "x-gaia-internal-token";
 const TIMEOUT_MS = 5_000;
 
 export interface ServiceToken {

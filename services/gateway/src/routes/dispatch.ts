@@ -27,6 +27,8 @@ export interface DispatchDeps {
   authenticator: Authenticator;
   limiter: RateLimiter;
   upstreams: Upstreams;
+  /** The secret shared with auth, which lets auth believe the client address the gateway names. */
+  internalToken: () => Promise<string | undefined>;
   timeouts: Record<TimeoutClass, number>;
   local: Record<LocalHandler, LocalHandlerFn>;
 }
@@ -42,6 +44,7 @@ function activeTraceparent(): string | undefined {
   return `00-${context.traceId}-${context.spanId}-${context.traceFlags.toString(16).padStart(2, "0")}`;
 }
 
+/** The peer's address, or the client's as a trusted proxy (GAIA_TRUSTED_PROXIES) names it; never the client's say-so. */
 const clientAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
 
 /**
@@ -170,6 +173,11 @@ async function serve(
       traceparent: activeTraceparent(),
       clientAddress: req.socket.remoteAddress ?? "",
       proto: forwardedProto(req),
+      // Auth limits logins per client address: it gets the address with the proof that the gateway sent it.
+      vouch:
+        target === "auth"
+          ? { internalToken: await deps.internalToken(), clientAddress: clientAddress(req) }
+          : undefined,
     }),
     timeoutMs: deps.timeouts[route.timeout],
     bodyLimit: route.bodyLimit,

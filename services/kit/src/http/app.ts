@@ -29,6 +29,11 @@ export interface AppOptions {
   routes: (app: Express) => void;
   /** Parse JSON bodies (default true); the gateway streams bodies through untouched. */
   parseJson?: boolean;
+  /**
+   * Proxies (addresses or CIDRs) whose X-Forwarded-For is believed for req.ip; none by default, so a client
+   * cannot choose its own address. Only the gateway faces clients; backends learn the address from it.
+   */
+  trustProxy?: readonly string[];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -174,7 +179,7 @@ export function createApp(options: AppOptions): GaiaApp {
   const metrics = createMetrics(name);
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback, linklocal, uniquelocal");
+  app.set("trust proxy", options.trustProxy?.length ? [...options.trustProxy] : false);
   app.set("query parser", "simple");
   app.use(requestId);
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
@@ -206,9 +211,8 @@ export function createApp(options: AppOptions): GaiaApp {
     }
     res.json({ status: "ready" });
   });
-  app.get("/metrics", async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  // Served on the metrics port by runApp (http/metrics.ts), never on this public one.
+  app.locals.metricsRegistry = metrics.registry;
 
   options.routes(app);
 
