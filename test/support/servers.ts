@@ -300,6 +300,20 @@ export async function startPostgres(): Promise<Postgres> {
 }
 
 let shared: Promise<Postgres> | undefined;
+/** Run SQL as the owner of the shared cluster's database behind `databaseUrl`: set-up that no service role may do. */
+export async function queryAsOwner<T = Record<string, unknown>>(
+  databaseUrl: string,
+  sql: string,
+): Promise<T[]> {
+  const owner = new pg.Client({ connectionString: (await sharedPostgres()).ownerOf(databaseUrl) });
+  await owner.connect();
+  try {
+    return (await owner.query(sql)).rows as T[];
+  } finally {
+    await owner.end();
+  }
+}
+
 /** The services' database passwords for this run (roles are cluster-wide). */
 const ROLE_PASSWORDS: Record<BackendName, string> = Object.fromEntries(
   (["auth", "asset", "chat", "kb"] as const).map((service) => [

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import pg from "pg";
-import { sharedPostgres } from "../../../test/support/servers.ts";
+import { queryAsOwner } from "../../../test/support/servers.ts";
 import { hashApiKey } from "../src/apikeys.ts";
 import { issueKeyForEmail } from "../src/bootstrap.ts";
 import {
@@ -200,16 +199,6 @@ describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
     assert.equal(audit?.action, "auth.key.created");
   });
 });
-
-async function queryAsOwner<T>(databaseUrl: string, sql: string): Promise<T[]> {
-  const owner = new pg.Client({ connectionString: (await sharedPostgres()).ownerOf(databaseUrl) });
-  await owner.connect();
-  try {
-    return (await owner.query(sql)).rows as T[];
-  } finally {
-    await owner.end();
-  }
-}
 
 async function waitForLastUsed(auth: AuthUnderTest, keyId: string): Promise<Date> {
   const deadline = Date.now() + 5000;

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { queryAsOwner } from "../../../test/support/servers.ts";
 import { type ChatPlatform, startChatPlatform, type TestUser } from "./support/platform.ts";
 import { collectSse } from "./support/sse.ts";
 
@@ -17,12 +18,20 @@ describe("chat: nothing lost, nothing silent (PostgreSQL, Redis, NATS)", functio
     p = await startChatPlatform();
     alice = await p.newUser();
     // A real refusal by the database, for any message carrying the marker: the store fails, nothing else does.
-    await p.chatRuntime.db.prisma.$executeRawUnsafe(`
+    // Set up as the database's owner: chat's own role may create nothing.
+    const url = p.chatRuntime.env.DATABASE_URL!;
+    await queryAsOwner(
+      url,
+      `
       CREATE FUNCTION refuse_marked_message() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    await p.chatRuntime.db.prisma.$executeRawUnsafe(`
+      BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+    );
+    await queryAsOwner(
+      url,
+      `
       CREATE TRIGGER refuse_marked_message BEFORE INSERT ON messages FOR EACH ROW
-      WHEN (NEW.content LIKE '%[unstorable]%') EXECUTE FUNCTION refuse_marked_message()`);
+      WHEN (NEW.content LIKE '%[unstorable]%') EXECUTE FUNCTION refuse_marked_message()`,
+    );
   });
   after(async () => p?.close());
 
