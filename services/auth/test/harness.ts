@@ -3,6 +3,7 @@ import {
   createBus,
   createLogger,
   type Identity,
+  INTERNAL_TOKEN_HEADER,
   type RunningService,
   type Runtime,
 } from "@gaia/kit";
@@ -13,7 +14,6 @@ import {
   startNats,
   startRedis,
 } from "../../../test/support/servers.ts";
-import { INTERNAL_TOKEN_HEADER } from "../src/routes/internal.ts";
 import type { AuthSettings } from "../src/settings.ts";
 
 export const INTERNAL_TOKEN = "test-internal-token-0123456789-abcdefghijklmnop";
@@ -35,7 +35,7 @@ export interface AuthUnderTest {
     path: string,
     options?: { body?: unknown; as?: string; headers?: Record<string, string> },
   ): Promise<Reply<T>>;
-  /** POST /internal/authenticate with a key (gaia_...) or a JWT. */
+  /** POST /internal/authenticate with a key (gaia_...) or a JWT, as the gateway calls it (with the internal token). */
   authenticate(credential: string): Promise<Reply<{ identity: Identity; token: string; expires_at: number }>>;
   /** Register and log in a fresh user; answers its tokens. */
   signUp(email?: string, password?: string): Promise<{ email: string; password: string; login: LoginBody }>;
@@ -86,6 +86,7 @@ export async function startAuthUnderTest(
       "POST",
       "/internal/authenticate",
       credential.startsWith("gaia_") ? { api_key: credential } : { bearer: credential },
+      internalHeaders,
     );
 
   const harness: AuthUnderTest = {

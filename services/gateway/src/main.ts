@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import {
   BACKENDS,
   createApp,
+  internalTokenFile,
   type RunningService,
   runApp,
   type ServiceContext,
@@ -28,12 +28,14 @@ export const CREDENTIAL_REVOKED_SUBJECT = "gaia.auth.credential.revoked";
 
 const TARGETS: readonly Target[] = [...BACKENDS, "web"];
 
-/** GAIA_INTERNAL_TOKEN, else the one auth generated in the shared data directory (development). */
+/**
+ * GAIA_INTERNAL_TOKEN, else the one auth generated in the shared data directory (`gaia dev`, where auth starts
+ * first). Looked for again while missing, so a gateway started before auth finds it once auth has written it.
+ */
 function internalTokenSource(config: GatewayConfig, dataDir: string): () => Promise<string | undefined> {
   let known = config.internalToken;
   return async () => {
-    known ??=
-      (await readFile(join(dataDir, "keys", "internal-token"), "utf8").catch(() => "")).trim() || undefined;
+    known ??= (await readFile(internalTokenFile(dataDir), "utf8").catch(() => "")).trim() || undefined;
     return known;
   };
 }

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { RequestHandler } from "express";
 import {
   type CryptoKey,
@@ -57,6 +58,12 @@ export interface Identity {
 }
 
 export const IDENTITY_HEADER = "x-gaia-identity";
+/** The shared secret (GAIA_INTERNAL_TOKEN) the gateway presents on every one of auth's /internal endpoints. */
+export const INTERNAL_TOKEN_HEADER = "x-gaia-internal-token";
+/** The `code` of auth's 401 to a missing or wrong internal token, which the gateway must not take for a bad credential. */
+export const INTERNAL_TOKEN_REFUSED = "internal_token_refused";
+/** Where auth keeps the internal token it generates when GAIA_INTERNAL_TOKEN is unset (development, one data dir). */
+export const internalTokenFile = (dataDir: string) => join(dataDir, "keys", "internal-token");
 export const SERVICE_TOKEN_ISSUER = "gaia-auth";
 export const SERVICE_TOKEN_AUDIENCE = "gaia-services";
 export const SERVICE_TOKEN_TTL_SECONDS = 300;

@@ -1,12 +1,18 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type Identity, parseInput, ROLE_PERMISSIONS, signIdentity, unauthorized } from "@gaia/kit";
+import {
+  type Identity,
+  INTERNAL_TOKEN_HEADER,
+  INTERNAL_TOKEN_REFUSED,
+  parseInput,
+  ROLE_PERMISSIONS,
+  signIdentity,
+  unauthorized,
+} from "@gaia/kit";
 import { type RequestHandler, Router } from "express";
 import type { Authenticator } from "../authenticate.ts";
 import type { SigningKeys } from "../signing.ts";
 import { expiryOf } from "../tokens.ts";
 import { authenticateBody, serviceTokenBody } from "./schemas.ts";
-
-export const INTERNAL_TOKEN_HEADER = "x-gaia-internal-token";
 
 const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
 
@@ -16,7 +22,7 @@ export function requireInternalToken(secret: string): RequestHandler {
   return (req, _res, next) => {
     const given = req.get(INTERNAL_TOKEN_HEADER);
     if (!given || !timingSafeEqual(digest(given), expected)) {
-      return next(unauthorized("This endpoint is for platform services"));
+      return next(unauthorized("This endpoint is for platform services", INTERNAL_TOKEN_REFUSED));
     }
     next();
   };
@@ -30,7 +36,8 @@ export function boundedIdentity(identity: Identity): Identity {
 
 /**
  * For the gateway: credential → identity plus a service token carrying it, and service tokens for identities
- * the gateway already holds (from its fast path through the shared cache).
+ * the gateway already holds (from its fast path through the shared cache). Every /internal path needs the
+ * internal token: an identity token lets its holder call the backends directly, past the gateway's limits.
  */
 export function internalRoutes(deps: {
   authenticator: Authenticator;
@@ -39,6 +46,7 @@ export function internalRoutes(deps: {
 }): Router {
   const { authenticator, keys } = deps;
   const router = Router();
+  router.use("/internal", requireInternalToken(deps.internalToken));
 
   const mint = async (identity: Identity) => {
     const token = await signIdentity(identity, keys.privateKey, keys.kid);
@@ -53,7 +61,7 @@ export function internalRoutes(deps: {
     res.json({ identity, ...(await mint(identity)) });
   });
 
-  router.post("/internal/service-token", requireInternalToken(deps.internalToken), async (req, res) => {
+  router.post("/internal/service-token", async (req, res) => {
     const { identity } = parseInput(serviceTokenBody, req.body);
     res.json(await mint(boundedIdentity(identity)));
   });
