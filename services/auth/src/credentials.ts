@@ -5,6 +5,7 @@ import {
   type Cache,
   getJson,
   type Identity,
+  isAuthType,
   isPermission,
   isRole,
   type Logger,
@@ -46,19 +47,12 @@ export function cacheSeconds(authType: AuthType, nowSeconds: number, expiresAt?:
   return Math.max(0, Math.min(cap, Math.floor(expiresAt - nowSeconds)));
 }
 
-export const AUTH_TYPES = ["api_key", "jwt", "supabase", "service"] as const satisfies readonly AuthType[];
-
 /** A cached entry is data from outside this process: take it only if it still has the Identity shape. */
 export function asIdentity(value: unknown): Identity | null {
   const v = value as Partial<Identity> | null;
   if (!v || typeof v !== "object") return null;
   if (typeof v.userId !== "string" || !isRole(v.role) || !Array.isArray(v.permissions)) return null;
-  if (
-    !v.permissions.every(isPermission) ||
-    typeof v.authType !== "string" ||
-    !(AUTH_TYPES as readonly string[]).includes(v.authType)
-  )
-    return null;
+  if (!v.permissions.every(isPermission) || !isAuthType(v.authType)) return null;
   return {
     userId: v.userId,
     ...(typeof v.email === "string" ? { email: v.email } : {}),
@@ -66,6 +60,7 @@ export function asIdentity(value: unknown): Identity | null {
     permissions: v.permissions,
     authType: v.authType,
     ...(typeof v.keyId === "string" ? { keyId: v.keyId } : {}),
+    ...(typeof v.sessionId === "string" ? { sessionId: v.sessionId } : {}),
   };
 }
 

@@ -72,6 +72,12 @@ describe("credential cache (unit, in-memory cache and bus)", () => {
     assert.equal(await cache.get("authn:gone"), null);
   });
 
+  it("keeps a session's id, so that a token minted from the cached entry still ends with the session", async () => {
+    const session: Identity = { ...alice, authType: "jwt", keyId: undefined, sessionId: "family-1" };
+    await credentials.put("s", session, 900, await credentials.epoch());
+    assert.equal((await credentials.get("s"))?.sessionId, "family-1");
+  });
+
   it("ignores a cached entry that is not an identity", async () => {
     await cache.set("authn:odd", JSON.stringify({ userId: "x", role: "emperor", permissions: [] }), 60);
     await cache.set("authn:junk", "{not json", 60);

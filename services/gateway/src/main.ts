@@ -50,6 +50,7 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
       internalToken: internalTokenSource(config, ctx.env.GAIA_DATA_DIR),
     }),
     localTtlMs: config.identityCacheMs,
+    revocations: ctx.revocations,
   });
   const unsubscribe = ctx.bus.subscribe(CREDENTIAL_REVOKED_SUBJECT, (payload) => {
     const hashes = (payload as { hashes?: unknown } | null)?.hashes;

@@ -9,5 +9,6 @@ export * from "./http/sse.ts";
 export * from "./identity.ts";
 export * from "./log.ts";
 export * from "./registry.ts";
+export * from "./revocation.ts";
 export * from "./runtime.ts";
 export * from "./validate.ts";

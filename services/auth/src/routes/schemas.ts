@@ -1,6 +1,5 @@
-import { PERMISSIONS, ROLES } from "@gaia/kit";
+import { AUTH_TYPES, PERMISSIONS, ROLES } from "@gaia/kit";
 import { z } from "zod";
-import { AUTH_TYPES } from "../credentials.ts";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../passwords.ts";
 
 /** Request bodies at auth's boundary; parseInput turns a mismatch into a 422 naming each field. */
@@ -49,5 +48,6 @@ export const serviceTokenBody = z.object({
     permissions: z.array(z.enum(PERMISSIONS)),
     authType: z.enum(AUTH_TYPES),
     keyId: z.string().max(128).optional(),
+    sessionId: z.string().max(128).optional(),
   }),
 });
