@@ -115,6 +115,7 @@ async function dev(): Promise<number> {
     `\nGaia is running in ${step.elapsed()}s on ${describeDefaults(runtime)}${applied.length ? ` (${applied.length} migrations applied)` : ""}.`,
   );
   for (const service of running) say(`  ${service.name.padEnd(8)} ${service.url}`);
+  say(describeBind(env.GAIA_BIND));
   if (await chatIsOffline(running)) {
     say(
       "\nChat answers with the offline echo model: set OPENAI_API_KEY or ANTHROPIC_API_KEY for real replies.",
@@ -129,6 +130,15 @@ async function dev(): Promise<number> {
   );
   say("Ctrl-C stops everything.");
   return new Promise<number>(() => {});
+}
+
+/** Who else can reach these URLs: only this machine by default, the network once GAIA_BIND opens it. */
+function describeBind(address: string): string {
+  if (address === "0.0.0.0" || address === "::")
+    return `  (listening on every interface: GAIA_BIND=${address})`;
+  if (address === "127.0.0.1" || address === "::1")
+    return `  (listening on ${address} only; GAIA_BIND=0.0.0.0 listens on every interface)`;
+  return `  (listening on ${address}: GAIA_BIND)`;
 }
 
 async function chatIsOffline(running: RunningService[]): Promise<boolean> {
@@ -166,7 +176,7 @@ async function serve(name: string | undefined): Promise<number> {
   if (runtime.db.target.kind === "pglite") await applyMigrations(runtime.db.adapter);
   const running = await startServices(runtime, [name]);
   onShutdownSignal(() => stopAll(running, runtime), log);
-  log.info({ url: running[0]!.url }, `${name} listening`);
+  log.info({ url: running[0]!.url, bind: env.GAIA_BIND }, `${name} listening`);
   return new Promise<number>(() => {});
 }
 

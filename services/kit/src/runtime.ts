@@ -82,7 +82,7 @@ export function serviceContext(
     name,
     log: runtime.log.child({ service: name }),
     port: overrides.port ?? servicePort(runtime.env, name),
-    host: overrides.host ?? "0.0.0.0",
+    host: overrides.host ?? runtime.env.GAIA_BIND,
   };
 }
 

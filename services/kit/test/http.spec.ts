@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { platformEnv, readEnv } from "../src/config.ts";
 import { HttpError } from "../src/errors.ts";
 import { createApp } from "../src/http/app.ts";
-import { type Listening, listen } from "../src/http/serve.ts";
+import { type Listening, listen, reachableUrl } from "../src/http/serve.ts";
 import { openSse } from "../src/http/sse.ts";
 import { createLogger } from "../src/log.ts";
+import { type Runtime, serviceContext } from "../src/runtime.ts";
 import { parseInput } from "../src/validate.ts";
 
 const log = createLogger("test", "silent");
@@ -102,6 +105,38 @@ describe("http app", () => {
       /gaia_http_requests_total\{method="GET",route="\/teapot",status="418",service="kit-test"\} 1/,
     );
     assert.match(metrics, /gaia_http_request_duration_seconds_bucket/);
+  });
+});
+
+describe("where a service listens", () => {
+  for (const [bind, address] of [
+    [undefined, "127.0.0.1"],
+    ["0.0.0.0", "0.0.0.0"],
+  ] as const) {
+    it(`listens on ${address} ${bind ? `with GAIA_BIND=${bind}` : "when GAIA_BIND is unset"}`, async () => {
+      const env = readEnv(platformEnv, bind ? { GAIA_BIND: bind } : {});
+      const ctx = serviceContext({ env, log } as Runtime, "gateway", { port: 0 });
+      const server = await listen(
+        createApp({ name: "bind-test", log, routes() {} }).app,
+        ctx.port,
+        log,
+        ctx.host,
+      );
+      try {
+        assert.equal((server.server.address() as AddressInfo).address, address);
+        assert.equal((await fetch(`${server.url}/health`)).status, 200);
+      } finally {
+        await server.close(1000);
+      }
+    });
+  }
+
+  it("names a URL that reaches the address it listens on", () => {
+    assert.equal(reachableUrl("127.0.0.1", 8666), "http://127.0.0.1:8666");
+    assert.equal(reachableUrl("0.0.0.0", 8666), "http://127.0.0.1:8666");
+    assert.equal(reachableUrl("::", 8666), "http://[::1]:8666");
+    assert.equal(reachableUrl("10.1.2.3", 8001), "http://10.1.2.3:8001");
+    assert.equal(reachableUrl("fd00::5", 8001), "http://[fd00::5]:8001");
   });
 });
 
