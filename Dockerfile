@@ -70,8 +70,10 @@ RUN groupadd --gid 10001 gaia \
            /usr/local/bin/yarnpkg /usr/local/bin/corepack /opt/yarn-* \
  && ln -s /app/bin/gaia.js /usr/local/bin/gaia
 # tsx keeps its compile cache under /tmp (os.tmpdir()); on a read-only /tmp it compiles without one.
+# A container's loopback is its own: services listen on its interfaces (GAIA_BIND), so that -p and Services reach them.
 ENV NODE_ENV=production \
-    GAIA_DATA_DIR=/var/lib/gaia
+    GAIA_DATA_DIR=/var/lib/gaia \
+    GAIA_BIND=0.0.0.0
 EXPOSE 8666 8001 8002 8003 8004 8080
 WORKDIR /app
 COPY --from=prod-deps /opt/tsx /opt/tsx

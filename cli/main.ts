@@ -125,6 +125,7 @@ async function dev(): Promise<number> {
   );
   for (const service of running) say(`  ${service.name.padEnd(8)} ${service.url}`);
   say(`  ${"metrics".padEnd(8)} ${metrics.url} (Prometheus; not on the public port)`);
+  say(describeBind(env.GAIA_BIND));
   if (await chatIsOffline(running)) {
     say(
       "\nChat answers with the offline echo model: set OPENAI_API_KEY or ANTHROPIC_API_KEY for real replies.",
@@ -139,6 +140,15 @@ async function dev(): Promise<number> {
   );
   say("Ctrl-C stops everything.");
   return new Promise<number>(() => {});
+}
+
+/** Who else can reach these URLs: only this machine by default, the network once GAIA_BIND opens it. */
+function describeBind(address: string): string {
+  if (address === "0.0.0.0" || address === "::")
+    return `  (listening on every interface: GAIA_BIND=${address})`;
+  if (address === "127.0.0.1" || address === "::1")
+    return `  (listening on ${address} only; GAIA_BIND=0.0.0.0 listens on every interface)`;
+  return `  (listening on ${address}: GAIA_BIND)`;
 }
 
 async function chatIsOffline(running: RunningService[]): Promise<boolean> {
@@ -175,13 +185,8 @@ async function serve(name: string | undefined): Promise<number> {
   // Embedded data belongs to this process alone, so it migrates itself; with PostgreSQL a Job does it.
   if (runtime.db.target.kind === "pglite") await applyMigrations(runtime.db.adapter);
   const running = await startServices(runtime, [name]);
-  const metrics = await serveMetrics(
-    runtime.metrics,
-    env.GAIA_METRICS_PORT,
-    serviceContext(runtime, name).host,
-  );
-  onShutdownSignal(() => stopAll(running, runtime, metrics), log);
-  log.info({ url: running[0]!.url, metrics: metrics.url }, `${name} listening`);
+  onShutdownSignal(() => stopAll(running, runtime), log);
+  log.info({ url: running[0]!.url, bind: env.GAIA_BIND }, `${name} listening`);
   return new Promise<number>(() => {});
 }
 

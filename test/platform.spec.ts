@@ -87,6 +87,8 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
     assert.match(out, /\[1\/4\] opening PostgreSQL at 127\.0\.0\.1:\d+\/gaia_test_\d+_\d+ \.\.\. done/);
     assert.match(out, /\[4\/4\] starting auth, chat, gateway \.\.\. done/);
     assert.match(out, /Gaia is running in [\d.]+s on PostgreSQL, Redis, NATS/);
+    assert.ok(out.includes(`gateway  ${gateway}\n`), "the gateway's URL, as it listens");
+    assert.match(out, /listening on 127\.0\.0\.1 only; GAIA_BIND=0\.0\.0\.0 listens on every interface/);
     assert.match(out, /offline echo model: set OPENAI_API_KEY or ANTHROPIC_API_KEY/);
     assert.match(out, /Try it:\n {2}curl -H "X-API-Key/);
     assert.ok(!out.includes(env.DATABASE_URL!), "the database URL is never printed");

@@ -11,9 +11,16 @@ export function configMapName(platform: GaiaPlatform): string {
   return childName(platform, "config");
 }
 
-/** The platform-wide settings every Gaia container reads (services/kit config): where the other services are. */
+/**
+ * The platform-wide settings every Gaia container reads (services/kit config): where the other services are, and
+ * that a service listens on the pod's interfaces (the kit's default is loopback, for laptops).
+ */
 export function configData(platform: GaiaPlatform): Record<string, string> {
-  const data: Record<string, string> = { GAIA_IN_CLUSTER: "true", GAIA_DATA_DIR: DATA_DIR };
+  const data: Record<string, string> = {
+    GAIA_IN_CLUSTER: "true",
+    GAIA_BIND: "0.0.0.0",
+    GAIA_DATA_DIR: DATA_DIR,
+  };
   for (const service of SERVICE_NAMES) {
     data[`GAIA_${service.toUpperCase()}_URL`] =
       `http://${childName(platform, service)}:${SERVICE_PORTS[service]}`;

@@ -5,11 +5,12 @@ import { makePlatform } from "../support/platform.ts";
 describe("specs/configmap", () => {
   const platform = makePlatform({}, { name: "gaia" });
 
-  it("tells every service it runs in a cluster and where the other five are", () => {
+  it("tells every service it runs in a cluster, to listen on the pod's interfaces, and where the other five are", () => {
     const map = configMap(platform);
     assert.equal(map.metadata!.name, "gaia-config");
     assert.deepEqual(map.data, {
       GAIA_IN_CLUSTER: "true",
+      GAIA_BIND: "0.0.0.0",
       GAIA_DATA_DIR: "/var/lib/gaia",
       GAIA_GATEWAY_URL: "http://gaia-gateway:8666",
       GAIA_AUTH_URL: "http://gaia-auth:8001",

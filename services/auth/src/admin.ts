@@ -4,6 +4,7 @@ import { AUDIT, type Audit } from "./audit.ts";
 import type { CredentialCache } from "./credentials.ts";
 import { revokeAllFamiliesOf } from "./repo/refresh.ts";
 import { findUserById, listUsers, type User, updateUser } from "./repo/users.ts";
+import type { AnnounceRevocation } from "./revocations.ts";
 
 export interface UserView {
   id: string;
@@ -28,10 +29,14 @@ export function userView(user: User): UserView {
 export interface AdminDeps {
   db: Db;
   credentials: CredentialCache;
+  announce: AnnounceRevocation;
   audit: Audit;
 }
 
-/** What admins do to accounts. A change of role or status reaches every cached credential at once. */
+/**
+ * What admins do to accounts. A change of role or status reaches every cached credential at once, and disabling
+ * an account or changing its role ends the identity tokens issued before.
+ */
 export class UserAdmin {
   readonly #deps: AdminDeps;
 
@@ -50,7 +55,7 @@ export class UserAdmin {
     change: { role?: Role; disabled?: boolean },
     ip: string,
   ): Promise<UserView> {
-    const { db, credentials, audit } = this.#deps;
+    const { db, credentials, announce, audit } = this.#deps;
     // An admin who demotes or disables themselves may leave nobody able to undo it.
     if (id === admin.userId && ((change.role && change.role !== "admin") || change.disabled)) {
       throw conflict("You cannot demote or disable your own account");
@@ -63,6 +68,9 @@ export class UserAdmin {
     const statusChanged = before.disabled !== after.disabled;
     if (after.disabled && statusChanged) await revokeAllFamiliesOf(db, id);
     if (roleChanged || statusChanged) await credentials.forgetUser(id);
+    // A disabled account loses every token; a new role only those carrying another (see kit revocation.ts).
+    if (after.disabled && statusChanged) await announce({ userId: id });
+    else if (roleChanged) await announce({ userId: id, role: after.role });
     if (roleChanged) {
       await audit({
         action: AUDIT.roleChanged,

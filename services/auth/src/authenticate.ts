@@ -39,11 +39,15 @@ interface Resolved {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const disabled = () => forbidden("This account is disabled", "account_disabled");
 
-/** A user signed in with a token: their role's permissions, cached no longer than the token lives. */
+/**
+ * A user signed in with a token: their role's permissions, cached no longer than the token lives. A Gaia session
+ * is named, so that ending it can end the identity tokens issued for it.
+ */
 function signedIn(
   user: { id: string; email: string; role: Role },
   authType: "jwt" | "supabase",
   expiresAt: number,
+  sessionId?: string,
 ): Resolved {
   return {
     identity: {
@@ -52,6 +56,7 @@ function signedIn(
       role: user.role,
       permissions: [...ROLE_PERMISSIONS[user.role]],
       authType,
+      ...(sessionId ? { sessionId } : {}),
     },
     ttlSeconds: cacheSeconds(authType, nowSeconds(), expiresAt),
   };
@@ -124,7 +129,7 @@ export class Authenticator {
     if (!user) throw unauthorized("Invalid token", "invalid_token");
     if (user.disabled) throw disabled();
     if (!live) throw unauthorized("This session has ended", "session_ended");
-    return signedIn(user, "jwt", claims.expiresAt);
+    return signedIn(user, "jwt", claims.expiresAt, claims.sessionId);
   }
 
   async #supabaseToken(token: string, verify: SupabaseVerifier): Promise<Resolved> {

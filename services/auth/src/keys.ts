@@ -4,6 +4,7 @@ import { AUDIT, type Audit } from "./audit.ts";
 import type { CredentialCache } from "./credentials.ts";
 import type { LastUsedBuffer } from "./lastused.ts";
 import { type ApiKey, createApiKey, findApiKey, listApiKeys, revokeApiKey } from "./repo/apikeys.ts";
+import type { AnnounceRevocation } from "./revocations.ts";
 
 export interface KeyView {
   id: string;
@@ -18,6 +19,7 @@ export interface KeyView {
 export interface KeyDeps {
   db: Db;
   credentials: CredentialCache;
+  announce: AnnounceRevocation;
   lastUsed: LastUsedBuffer;
   audit: Audit;
 }
@@ -87,13 +89,17 @@ export class KeyManager {
     return (await listApiKeys(this.#deps.db, caller.userId)).map((record) => this.#view(record));
   }
 
-  /** The owner may revoke a key, and so may an admin; the key stops working at once, cache or not. */
+  /**
+   * The owner may revoke a key, and so may an admin; the key stops working at once, cache or not, and so do the
+   * identity tokens issued for it. Revoking again announces again (after a bus outage, say).
+   */
   async revoke(caller: Identity, id: string, ip: string): Promise<void> {
     const record = await findApiKey(this.#deps.db, id);
     const mayRevoke = record && (record.userId === caller.userId || hasPermission(caller, "admin:all"));
     if (!record || !mayRevoke) throw notFound("No such API key");
     const revokedNow = await revokeApiKey(this.#deps.db, id);
     await this.#deps.credentials.forget([record.keyHash]);
+    await this.#deps.announce({ userId: record.userId, keyId: record.id });
     if (revokedNow) {
       await this.#deps.audit({
         action: AUDIT.keyRevoked,

@@ -35,7 +35,11 @@ function clientAddress(internalToken: string): RequestHandler {
 /** Wiring only: settings in, service out. */
 export async function startAuth(ctx: ServiceContext, settings: AuthSettings): Promise<RunningService> {
   const db = ctx.db.prisma;
-  const core = await createAuthCore({ db, cache: ctx.cache, bus: ctx.bus, log: ctx.log }, settings);
+  const core = await createAuthCore(
+    { db, cache: ctx.cache, bus: ctx.bus, log: ctx.log, revocations: ctx.revocations },
+    settings,
+  );
+  ctx.useIssuerKeys((header) => core.keys.resolve(header));
   const { verifyIdentity } = core;
 
   const { app } = createApp({

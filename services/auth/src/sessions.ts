@@ -12,6 +12,7 @@ import {
   rotateRefreshToken,
 } from "./repo/refresh.ts";
 import { createUser, findUserByEmail, findUserById, normalizeEmail, type User } from "./repo/users.ts";
+import type { AnnounceRevocation } from "./revocations.ts";
 import type { SigningKeys } from "./signing.ts";
 import { signAccessToken } from "./tokens.ts";
 
@@ -31,6 +32,7 @@ export interface SessionDeps {
   keys: SigningKeys;
   limiter: LoginLimiter;
   credentials: CredentialCache;
+  announce: AnnounceRevocation;
   audit: Audit;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -128,6 +130,7 @@ export class Sessions {
       // A rotated token came back: someone holds a copy. End the whole session, for both holders.
       await revokeFamily(db, rotation.familyId);
       await this.#deps.credentials.forgetUser(rotation.userId);
+      await this.#deps.announce({ userId: rotation.userId, sessionId: rotation.familyId });
       await this.#deps.audit({
         action: AUDIT.refreshReused,
         actorId: rotation.userId,
@@ -147,7 +150,8 @@ export class Sessions {
 
   /**
    * With a refresh token, end that session; without one, end every session of the caller (Supabase's
-   * default `global` scope). Cached access-token identities are dropped at once either way.
+   * default `global` scope). Cached access-token identities are dropped at once either way, and the identity
+   * tokens of the ended sessions announced dead; the user's API keys are no session and keep working.
    */
   async logout(identity: Identity, refreshToken: string | undefined, ip: string): Promise<void> {
     const { db } = this.#deps;
@@ -155,9 +159,13 @@ export class Sessions {
     if (refreshToken) {
       scope = "session";
       const family = await findRefreshFamily(db, refreshToken);
-      if (family && family.userId === identity.userId) await revokeFamily(db, family.familyId);
+      if (family && family.userId === identity.userId) {
+        await revokeFamily(db, family.familyId);
+        await this.#deps.announce({ userId: identity.userId, sessionId: family.familyId });
+      }
     } else {
       await revokeAllFamiliesOf(db, identity.userId);
+      await this.#deps.announce({ userId: identity.userId, authType: "jwt" });
     }
     await this.#deps.credentials.forgetUser(identity.userId);
     await this.#deps.audit({

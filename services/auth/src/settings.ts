@@ -17,7 +17,7 @@ export const authEnv = z.object({
   /** The public key (SPKI PEM) of the key before the current one, still accepted while its tokens live. */
   GAIA_JWT_PREVIOUS_PUBLIC_KEY: optional(z.string().min(1)),
   GAIA_JWT_PREVIOUS_KEY_ID: optional(z.string().min(1).max(128)),
-  /** Shared secret the gateway presents to mint service tokens; generated under GAIA_DATA_DIR/keys when unset. */
+  /** Shared secret the gateway presents on /internal/*; generated under GAIA_DATA_DIR/keys when unset. */
   GAIA_INTERNAL_TOKEN: optional(z.string().min(32)),
   SUPABASE_JWT_SECRET: optional(z.string().min(16)),
   SUPABASE_JWKS_URL: optional(z.url({ protocol: /^https?$/ })),

@@ -7,7 +7,7 @@ import {
 } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "@gaia/kit";
+import { ConfigError, internalTokenFile } from "@gaia/kit";
 import { calculateJwkThumbprint, exportJWK, type JWK, type JWTHeaderParameters } from "jose";
 
 /**
@@ -121,11 +121,9 @@ export async function loadSigningKeys(source: KeySource, dataDir: string): Promi
   return signingKeys(source, pem);
 }
 
-/** The secret that lets the gateway mint service tokens: GAIA_INTERNAL_TOKEN, or one generated for dev. */
+/** The secret that opens auth's /internal endpoints to the gateway: GAIA_INTERNAL_TOKEN, or one generated for dev. */
 export async function loadInternalToken(given: string | undefined, dataDir: string): Promise<string> {
   if (given) return given;
-  const token = await generatedOnce(join(dataDir, "keys", "internal-token"), () =>
-    randomBytes(32).toString("base64url"),
-  );
+  const token = await generatedOnce(internalTokenFile(dataDir), () => randomBytes(32).toString("base64url"));
   return token.trim();
 }

@@ -3,6 +3,7 @@ import {
   claimsToIdentity,
   type Identity,
   isRole,
+  type RevocationList,
   type Role,
   SERVICE_TOKEN_AUDIENCE,
   SERVICE_TOKEN_ISSUER,
@@ -98,9 +99,10 @@ export async function verifyAccessToken(
 
 /**
  * Verify an X-Gaia-Identity with auth's own keys: auth is the issuer, so it needs no round trip to its own
- * JWKS. Same rules as every other service's verifier (kit's remoteIdentityVerifier), plus the kid pin.
+ * JWKS. Same rules as every other service's verifier (kit's identityVerifier, revocations included), plus the
+ * kid pin.
  */
-export function localIdentityVerifier(keys: SigningKeys) {
+export function localIdentityVerifier(keys: SigningKeys, revocations?: RevocationList) {
   return async (token: string): Promise<Identity> => {
     let payload: JWTPayload;
     try {
@@ -108,13 +110,15 @@ export function localIdentityVerifier(keys: SigningKeys) {
         algorithms: [SIGNING_ALG],
         issuer: SERVICE_TOKEN_ISSUER,
         audience: SERVICE_TOKEN_AUDIENCE,
-        requiredClaims: ["sub", "exp"],
+        requiredClaims: ["sub", "exp", "iat"],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       }));
     } catch {
       throw unauthorized("Identity token is invalid or expired");
     }
-    return claimsToIdentity(payload);
+    const identity = claimsToIdentity(payload);
+    revocations?.check(identity, payload.iat as number);
+    return identity;
   };
 }
 

@@ -77,6 +77,12 @@ describe("credential cache (unit, in-memory cache and bus)", () => {
     assert.equal(await cache.get("authn:gone"), null);
   });
 
+  it("keeps a session's id, so that a token minted from the cached entry still ends with the session", async () => {
+    const session: Identity = { ...alice, authType: "jwt", keyId: undefined, sessionId: "family-1" };
+    await credentials.put("s", session, 900, await credentials.epoch());
+    assert.equal((await credentials.get("s"))?.sessionId, "family-1");
+  });
+
   it("ignores and counts a cached entry it did not seal, however well-formed", async () => {
     const admin: Identity = { userId: "x", role: "admin", permissions: ["admin:all"], authType: "api_key" };
     await cache.set("authn:planted", JSON.stringify(admin), 60);

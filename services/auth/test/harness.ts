@@ -39,7 +39,7 @@ export interface AuthUnderTest {
     path: string,
     options?: { body?: unknown; as?: string; headers?: Record<string, string>; from?: string },
   ): Promise<Reply<T>>;
-  /** POST /internal/authenticate with a key (gaia_...) or a JWT. */
+  /** POST /internal/authenticate with a key (gaia_...) or a JWT, as the gateway calls it (with the internal token). */
   authenticate(credential: string): Promise<Reply<{ identity: Identity; token: string; expires_at: number }>>;
   /** Register and log in a fresh user; answers its tokens. */
   signUp(email?: string, password?: string): Promise<{ email: string; password: string; login: LoginBody }>;
@@ -119,6 +119,7 @@ export async function startAuthUnderTest(
       "POST",
       "/internal/authenticate",
       credential.startsWith("gaia_") ? { api_key: credential } : { bearer: credential },
+      internalHeaders,
     );
 
   const harness: AuthUnderTest = {

@@ -73,7 +73,8 @@ describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
       body: { name: "doomed" },
     });
     const hash = hashApiKey(created.body.key);
-    assert.equal((await auth.authenticate(created.body.key)).status, 200);
+    const minted = await auth.authenticate(created.body.key);
+    assert.equal(minted.status, 200);
     assert.ok(await auth.runtime.cache.get(`authn:${hash}`), "identity cached for the gateway's fast path");
 
     const revoked = await auth.call("DELETE", `/api/v1/auth/keys/${created.body.id}`, {
@@ -100,6 +101,17 @@ describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
     );
     const audit = await auth.runtime.db.prisma.auditLog.findMany({ where: { subjectId: created.body.id } });
     assert.deepEqual(audit.map((row) => row.action).sort(), ["auth.key.created", "auth.key.revoked"]);
+
+    // The identity token minted for the key before: auth learns of the revocation from the bus, like any
+    // service, and checks the announcement against its own keys.
+    await eventually(() => events.find((e) => e.subject === "gaia.auth.identity.revoked"));
+    const withOldToken = await eventually(async () => {
+      const reply = await auth.call<{ detail: string }>("GET", "/api/v1/auth/keys", {
+        headers: { "x-gaia-identity": minted.body.token },
+      });
+      return reply.status === 401 && reply;
+    });
+    assert.equal(withOldToken.body.detail, "Identity token was revoked: its API key was revoked");
   });
 
   it("carries fewer permissions than its owner when asked, never more", async () => {

@@ -253,6 +253,24 @@ describe("auth tokens: algorithms, keys, Supabase (PostgreSQL, Redis)", function
     });
     assert.equal(withForged.status, 401);
   });
+
+  it("authenticates credentials only for holders of the internal token, on every /internal path", async () => {
+    const { login } = await auth.signUp();
+    const body = { bearer: login.access_token };
+    for (const headers of [{}, { "x-gaia-internal-token": "guess" }] as Record<string, string>[]) {
+      const refused = await auth.call<{ detail: string; token?: string }>("POST", "/internal/authenticate", {
+        body,
+        headers,
+      });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.detail, "This endpoint is for platform services");
+      assert.equal(refused.body.token, undefined);
+    }
+    const unknown = await auth.call("POST", "/internal/anything-else", { body });
+    assert.equal(unknown.status, 401, "the internal token guards paths that do not exist yet too");
+    const allowed = await auth.call("POST", "/internal/authenticate", { body, headers: internalHeaders });
+    assert.equal(allowed.status, 200);
+  });
 });
 
 describe("auth signing key in development", function () {

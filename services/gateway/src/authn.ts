@@ -1,4 +1,12 @@
-import { authnKey, type Cache, credentialHash, type Identity, openIdentity, unauthorized } from "@gaia/kit";
+import {
+  authnKey,
+  type Cache,
+  credentialHash,
+  type Identity,
+  openIdentity,
+  type RevocationList,
+  unauthorized,
+} from "@gaia/kit";
 import type { Credential } from "./credentials.ts";
 import { identityKey } from "./identity.ts";
 import type { AuthClient, ServiceToken } from "./providers/auth-client.ts";
@@ -12,6 +20,9 @@ import type { AuthClient, ServiceToken } from "./providers/auth-client.ts";
  *      is someone else's write to the cache server, ignored and counted,
  *   3. auth itself (`/internal/authenticate`), which consults its database — so authentication goes on,
  *      slower, while Redis is away.
+ *
+ * A service token that one of auth's revocations ended is never handed to a backend again (which would refuse
+ * it): the identity is resolved anew, and a role change, say, brings a token carrying the new role.
  */
 
 export interface Authenticated {
@@ -22,8 +33,12 @@ export interface Authenticated {
 interface Entry extends Authenticated {
   hash: string;
   tokenExpiresAt: number;
+  /** Epoch seconds, as the token says. */
+  tokenIssuedAt: number;
   freshUntil: number;
 }
+
+type Minted = ServiceToken & { issuedAt: number };
 
 /** A service token is replaced this long before it expires, so none expires on its way to a backend. */
 export const TOKEN_MARGIN_MS = 30_000;
@@ -40,22 +55,35 @@ export interface AuthenticatorOptions {
   onForged?: () => void;
   /** How long an identity stays in this process's memory; 0 keeps none. */
   localTtlMs: number;
+  /** What auth revoked (the runtime's list). */
+  revocations?: RevocationList;
   now?: () => number;
 }
 
-/**
- * A bearer JWT's own expiry (epoch ms), read without verification: used only to end a cache entry sooner, so a
- * token that expires while remembered stops working when it expires.
- */
-export function jwtExpiry(token: string): number | undefined {
+/** A time claim of a JWT (epoch seconds), read without verification: only ever to stop using a token sooner. */
+export function jwtTime(token: string, claim: "exp" | "iat"): number | undefined {
   const payload = token.split(".")[1];
   if (!payload) return undefined;
   try {
-    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
-    return typeof exp === "number" ? exp * 1000 : undefined;
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    return typeof claims[claim] === "number" ? claims[claim] : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A bearer JWT's own expiry (epoch ms): used only to end a cache entry sooner, so a token that expires while
+ * remembered stops working when it expires.
+ */
+export function jwtExpiry(token: string): number | undefined {
+  const exp = jwtTime(token, "exp");
+  return exp === undefined ? undefined : exp * 1000;
+}
+
+/** A token auth just handed over; without a readable iat it counts as issued at the epoch (revoked by any match). */
+function minted(token: ServiceToken): Minted {
+  return { ...token, issuedAt: jwtTime(token.token, "iat") ?? 0 };
 }
 
 function remember<K, V>(map: Map<K, V>, key: K, value: V) {
@@ -69,7 +97,7 @@ export class Authenticator {
   readonly #now: () => number;
   /** By raw credential, which spares the hot path a hash. */
   readonly #local = new Map<string, Entry>();
-  readonly #tokens = new Map<string, ServiceToken>();
+  readonly #tokens = new Map<string, Minted>();
   readonly #inflight = new Map<string, Promise<Entry>>();
   /** Bumped by every revocation: a lookup that straddles one must not refill this process's memory. */
   #generation = 0;
@@ -84,7 +112,12 @@ export class Authenticator {
     const entry = this.#local.get(credential.value);
     if (!entry) return undefined;
     const now = this.#now();
-    if (now < entry.freshUntil && now < entry.tokenExpiresAt - TOKEN_MARGIN_MS) return entry;
+    if (
+      now < entry.freshUntil &&
+      now < entry.tokenExpiresAt - TOKEN_MARGIN_MS &&
+      !this.#revoked(entry.identity, entry.tokenIssuedAt)
+    )
+      return entry;
     this.#local.delete(credential.value);
     return undefined;
   }
@@ -116,12 +149,15 @@ export class Authenticator {
     const hash = credentialHash(credential.value);
     const { cache, client } = this.#options;
     let identity = await this.#fromCache(cache, hash);
-    let token = identity ? this.#freshToken(identity) : undefined;
-    if (identity && !token) token = await client.serviceToken(identity, requestId);
+    let token: Minted | undefined = identity ? this.#freshToken(identity) : undefined;
+    if (identity && !token) {
+      const fresh = await client.serviceToken(identity, requestId);
+      token = fresh && minted(fresh);
+    }
     if (!identity || !token) {
       const proven = await client.authenticate(credential, requestId);
       identity = proven.identity;
-      token = proven.token;
+      token = minted(proven.token);
     }
     remember(this.#tokens, identityKey(identity), token);
     const entry: Entry = {
@@ -129,6 +165,7 @@ export class Authenticator {
       token: token.token,
       hash,
       tokenExpiresAt: token.expiresAt,
+      tokenIssuedAt: token.issuedAt,
       freshUntil: Math.min(
         this.#now() + this.#options.localTtlMs,
         (credential.kind === "bearer" && jwtExpiry(credential.value)) || Number.POSITIVE_INFINITY,
@@ -142,13 +179,18 @@ export class Authenticator {
   async #fromCache(cache: Cache, hash: string): Promise<Identity | undefined> {
     const key = await this.#options.sealKey();
     if (!key) return undefined;
-    const opened = openIdentity(key, hash, await cache.get(authnKey(hash)));
+    const opened = openIdentity(key, hash, await cache.get(authnKey(hash)), this.#now() / 1000);
     if (opened.kind === "forged") this.#options.onForged?.();
     return opened.kind === "identity" ? opened.identity : undefined;
   }
 
-  #freshToken(identity: Identity): ServiceToken | undefined {
+  #freshToken(identity: Identity): Minted | undefined {
     const token = this.#tokens.get(identityKey(identity));
-    return token && token.expiresAt - TOKEN_MARGIN_MS > this.#now() ? token : undefined;
+    if (!token || token.expiresAt - TOKEN_MARGIN_MS <= this.#now()) return undefined;
+    return this.#revoked(identity, token.issuedAt) ? undefined : token;
+  }
+
+  #revoked(identity: Identity, issuedAt: number): boolean {
+    return this.#options.revocations?.find(identity, issuedAt) !== undefined;
   }
 }

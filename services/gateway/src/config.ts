@@ -49,7 +49,7 @@ export const gatewayEnv = z.object({
   GAIA_GATEWAY_HEALTH_TIMEOUT_MS: ms(1_500),
   /** How long this process trusts an identity it resolved before asking the shared cache again; 0 disables. */
   GAIA_GATEWAY_IDENTITY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
-  /** The secret auth expects on /internal/service-token; in development auth generates it under GAIA_DATA_DIR. */
+  /** The secret auth expects on /internal/*, without which the gateway cannot authenticate; in development auth generates it under GAIA_DATA_DIR. */
   GAIA_INTERNAL_TOKEN: z.preprocess((v) => (v === "" ? undefined : v), z.string().min(32).optional()),
 });
 

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import {
   authnSealKey,
   BACKENDS,
   CREDENTIAL_REVOKED_SUBJECT,
   createApp,
+  internalTokenFile,
   type RunningService,
   runApp,
   type ServiceContext,
@@ -28,12 +28,14 @@ import { localHandlers } from "./routes/local.ts";
 
 const TARGETS: readonly Target[] = [...BACKENDS, "web"];
 
-/** GAIA_INTERNAL_TOKEN, else the one auth generated in the shared data directory (development). */
+/**
+ * GAIA_INTERNAL_TOKEN, else the one auth generated in the shared data directory (`gaia dev`, where auth starts
+ * first). Looked for again while missing, so a gateway started before auth finds it once auth has written it.
+ */
 function internalTokenSource(config: GatewayConfig, dataDir: string): () => Promise<string | undefined> {
   let known = config.internalToken;
   return async () => {
-    known ??=
-      (await readFile(join(dataDir, "keys", "internal-token"), "utf8").catch(() => "")).trim() || undefined;
+    known ??= (await readFile(internalTokenFile(dataDir), "utf8").catch(() => "")).trim() || undefined;
     return known;
   };
 }
@@ -64,6 +66,7 @@ export async function startGateway(ctx: ServiceContext, config: GatewayConfig): 
         ctx.log.warn({ total: forgedSeen }, "ignored a shared-cache identity that auth did not seal");
     },
     localTtlMs: config.identityCacheMs,
+    revocations: ctx.revocations,
   });
   const unsubscribe = ctx.bus.subscribe(CREDENTIAL_REVOKED_SUBJECT, (payload) => {
     const hashes = (payload as { hashes?: unknown } | null)?.hashes;

@@ -328,6 +328,25 @@ describe("gateway against real auth, Redis and NATS", function () {
         await orphan.close();
       }
     });
+
+    it("answers 503 naming GAIA_INTERNAL_TOKEN when it has none, or one auth refuses", async () => {
+      const key = await issue("user", "no-internal-token");
+      for (const token of ["", "another-internal-token-0123456789abcdef"]) {
+        const misconfigured = await startTestGateway({
+          urls: { auth: auth.url, chat: backend.url },
+          env: { GAIA_INTERNAL_TOKEN: token },
+        });
+        try {
+          const reply = await call<{ detail: string }>(`${misconfigured.url}/api/v0.2/personas`, {
+            headers: { "x-api-key": key },
+          });
+          assert.equal(reply.status, 503, JSON.stringify(reply.body));
+          assert.match(reply.body.detail, /GAIA_INTERNAL_TOKEN/);
+        } finally {
+          await misconfigured.close();
+        }
+      }
+    });
   });
 
   describe("limits", () => {

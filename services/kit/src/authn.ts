@@ -1,5 +1,5 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
-import { type AuthType, type Identity, isPermission, isRole } from "./identity.ts";
+import { type Identity, isAuthType, isPermission, isRole } from "./identity.ts";
 
 /**
  * The shared cache of proven credentials: auth writes an entry when it has checked a credential, the gateway
@@ -25,16 +25,13 @@ export function credentialHash(credential: string): string {
   return createHash("sha256").update(credential, "utf8").digest("hex");
 }
 
-export const AUTH_TYPES = ["api_key", "jwt", "supabase", "service"] as const satisfies readonly AuthType[];
-
 /** An identity from outside this process (the cache, auth's answer), taken only if it has the Identity shape. */
 export function parseIdentity(value: unknown): Identity | undefined {
   const v = value as Partial<Identity> | null | undefined;
   if (!v || typeof v !== "object") return undefined;
   if (typeof v.userId !== "string" || !v.userId || !isRole(v.role)) return undefined;
   if (!Array.isArray(v.permissions) || !v.permissions.every(isPermission)) return undefined;
-  if (typeof v.authType !== "string" || !(AUTH_TYPES as readonly string[]).includes(v.authType))
-    return undefined;
+  if (!isAuthType(v.authType)) return undefined;
   return {
     userId: v.userId,
     ...(typeof v.email === "string" ? { email: v.email } : {}),
@@ -42,6 +39,7 @@ export function parseIdentity(value: unknown): Identity | undefined {
     permissions: [...v.permissions],
     authType: v.authType,
     ...(typeof v.keyId === "string" ? { keyId: v.keyId } : {}),
+    ...(typeof v.sessionId === "string" ? { sessionId: v.sessionId } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { METRICS_PORT } from "./registry.ts";
@@ -39,6 +40,18 @@ export const platformEnv = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((v) => v === "true" || v === "1"),
+  /**
+   * The address every service of this process listens on: loopback unless told otherwise, so that `gaia dev` on a
+   * laptop is not reachable from the network. Containers and clusters set 0.0.0.0.
+   */
+  GAIA_BIND: z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z
+      .string()
+      .trim()
+      .refine((value) => isIP(value) !== 0, "expected an IP address, e.g. 127.0.0.1 or 0.0.0.0")
+      .default("127.0.0.1"),
+  ),
   GAIA_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(["http", "https"])),
   GAIA_GATEWAY_PORT: port.default(8666),

@@ -3,11 +3,13 @@ import {
   type CryptoKey,
   createRemoteJWKSet,
   type JWTPayload,
+  type JWTVerifyGetKey,
   jwtVerify,
   type KeyObject,
   SignJWT,
 } from "jose";
 import { forbidden, unauthorized } from "./errors.ts";
+import type { RevocationList } from "./revocation.ts";
 
 /** RBAC (DESIGN §6): roles, permissions, and what each role holds. */
 export const ROLES = ["admin", "developer", "user", "guest"] as const;
@@ -44,7 +46,12 @@ export function hasPermission(identity: Pick<Identity, "permissions">, permissio
   return identity.permissions.includes(permission) || identity.permissions.includes("admin:all");
 }
 
-export type AuthType = "api_key" | "jwt" | "supabase" | "service";
+export const AUTH_TYPES = ["api_key", "jwt", "supabase", "service"] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+export function isAuthType(value: unknown): value is AuthType {
+  return typeof value === "string" && (AUTH_TYPES as readonly string[]).includes(value);
+}
 
 /** The caller, as the gateway vouches for it to a backend in X-Gaia-Identity. */
 export interface Identity {
@@ -54,6 +61,8 @@ export interface Identity {
   permissions: Permission[];
   authType: AuthType;
   keyId?: string;
+  /** A Gaia password session (refresh-token family): ending it ends the identity tokens issued for it. */
+  sessionId?: string;
 }
 
 export const IDENTITY_HEADER = "x-gaia-identity";
@@ -69,6 +78,7 @@ export function identityToClaims(identity: Identity): JWTPayload {
     perms: identity.permissions,
     auth: identity.authType,
     kid: identity.keyId,
+    sid: identity.sessionId,
   };
 }
 
@@ -85,6 +95,7 @@ export function claimsToIdentity(claims: JWTPayload): Identity {
     permissions: perms.filter(isPermission),
     authType: (claims.auth as AuthType) ?? "jwt",
     keyId: typeof claims.kid === "string" ? claims.kid : undefined,
+    ...(typeof claims.sid === "string" ? { sessionId: claims.sid } : {}),
   };
 }
 
@@ -106,22 +117,34 @@ export function signIdentity(
 
 export type IdentityVerifier = (token: string) => Promise<Identity>;
 
-/** Verify identity tokens against auth's JWKS, fetched once and refreshed when an unknown kid appears. */
-export function remoteIdentityVerifier(jwksUrl: string): IdentityVerifier {
-  const jwks = createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+/** Auth's public keys from its JWKS, fetched once and again when an unknown kid appears. */
+export function remoteKeys(jwksUrl: string): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+}
+
+/** Verify identity tokens against auth's keys, and refuse those a revocation ended (revocation.ts). */
+export function identityVerifier(keys: JWTVerifyGetKey, revocations?: RevocationList): IdentityVerifier {
   return async (token) => {
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, jwks, {
+      ({ payload } = await jwtVerify(token, keys, {
         issuer: SERVICE_TOKEN_ISSUER,
         audience: SERVICE_TOKEN_AUDIENCE,
         algorithms: ["ES256"],
-      });
-      return claimsToIdentity(payload);
-    } catch (error) {
-      if ((error as { status?: number }).status === 401) throw error;
+        requiredClaims: ["sub", "exp", "iat"],
+      }));
+    } catch {
       throw unauthorized("Identity token is invalid or expired");
     }
+    const identity = claimsToIdentity(payload);
+    revocations?.check(identity, payload.iat as number);
+    return identity;
   };
+}
+
+/** Verify identity tokens against auth's JWKS (see remoteKeys). */
+export function remoteIdentityVerifier(jwksUrl: string, revocations?: RevocationList): IdentityVerifier {
+  return identityVerifier(remoteKeys(jwksUrl), revocations);
 }
 
 /** A backend refuses any request without a valid identity from the gateway; res.locals.identity holds it. */

@@ -12,6 +12,7 @@ export * from "./identity.ts";
 export * from "./internal.ts";
 export * from "./log.ts";
 export * from "./registry.ts";
+export * from "./revocation.ts";
 export * from "./runtime.ts";
 export * from "./text.ts";
 export * from "./validate.ts";

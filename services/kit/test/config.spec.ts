@@ -34,6 +34,22 @@ describe("config", () => {
     assert.equal(env.GAIA_GATEWAY_PORT, 8666);
   });
 
+  it("binds loopback unless GAIA_BIND names another address, and takes only an IP address", () => {
+    assert.equal(readEnv(platformEnv, {}).GAIA_BIND, "127.0.0.1");
+    assert.equal(readEnv(platformEnv, { GAIA_BIND: "" }).GAIA_BIND, "127.0.0.1");
+    assert.equal(readEnv(platformEnv, { GAIA_BIND: "0.0.0.0" }).GAIA_BIND, "0.0.0.0");
+    assert.equal(readEnv(platformEnv, { GAIA_BIND: "::" }).GAIA_BIND, "::");
+    for (const bad of ["localhost", "0.0.0.0:8666", "256.1.1.1"]) {
+      assert.throws(
+        () => readEnv(platformEnv, { GAIA_BIND: bad }),
+        (error: Error) =>
+          error instanceof ConfigError &&
+          error.message ===
+            `GAIA_BIND: expected an IP address, e.g. 127.0.0.1 or 0.0.0.0 (got ${JSON.stringify(bad)})`,
+      );
+    }
+  });
+
   it("finds services by explicit URL, in a cluster, or locally", () => {
     assert.equal(
       serviceUrl(readEnv(platformEnv, { GAIA_KB_URL: "http://kb.example:9/" }), "kb"),

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { z } from "zod";
+import { platformEnv, readEnv } from "../src/config.ts";
 import { HttpError } from "../src/errors.ts";
 import { createApp } from "../src/http/app.ts";
 import { MetricsHub, mergeExpositions, serveMetrics } from "../src/http/metrics.ts";
-import { type Listening, listen } from "../src/http/serve.ts";
+import { type Listening, listen, reachableUrl } from "../src/http/serve.ts";
 import { openSse } from "../src/http/sse.ts";
 import { createLogger } from "../src/log.ts";
+import { type Runtime, serviceContext } from "../src/runtime.ts";
 import { parseInput } from "../src/validate.ts";
 
 const log = createLogger("test", "silent");
@@ -178,6 +181,38 @@ describe("http app", () => {
       merged,
       `${help("a_total")}a_total{service="auth"} 1\na_total{service="chat"} 3\n${help("b_total")}b_total{service="auth"} 2\n`,
     );
+  });
+});
+
+describe("where a service listens", () => {
+  for (const [bind, address] of [
+    [undefined, "127.0.0.1"],
+    ["0.0.0.0", "0.0.0.0"],
+  ] as const) {
+    it(`listens on ${address} ${bind ? `with GAIA_BIND=${bind}` : "when GAIA_BIND is unset"}`, async () => {
+      const env = readEnv(platformEnv, bind ? { GAIA_BIND: bind } : {});
+      const ctx = serviceContext({ env, log } as Runtime, "gateway", { port: 0 });
+      const server = await listen(
+        createApp({ name: "bind-test", log, routes() {} }).app,
+        ctx.port,
+        log,
+        ctx.host,
+      );
+      try {
+        assert.equal((server.server.address() as AddressInfo).address, address);
+        assert.equal((await fetch(`${server.url}/health`)).status, 200);
+      } finally {
+        await server.close(1000);
+      }
+    });
+  }
+
+  it("names a URL that reaches the address it listens on", () => {
+    assert.equal(reachableUrl("127.0.0.1", 8666), "http://127.0.0.1:8666");
+    assert.equal(reachableUrl("0.0.0.0", 8666), "http://127.0.0.1:8666");
+    assert.equal(reachableUrl("::", 8666), "http://[::1]:8666");
+    assert.equal(reachableUrl("10.1.2.3", 8001), "http://10.1.2.3:8001");
+    assert.equal(reachableUrl("fd00::5", 8001), "http://[fd00::5]:8001");
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   type Identity,
   INTERNAL_TOKEN_HEADER,
+  INTERNAL_TOKEN_REFUSED,
   internalTokenMatcher,
   parseInput,
   ROLE_PERMISSIONS,
@@ -18,7 +19,7 @@ export function requireInternalToken(secret: string): RequestHandler {
   const matches = internalTokenMatcher(secret);
   return (req, _res, next) => {
     if (!matches(req.get(INTERNAL_TOKEN_HEADER))) {
-      return next(unauthorized("This endpoint is for platform services"));
+      return next(unauthorized("This endpoint is for platform services", INTERNAL_TOKEN_REFUSED));
     }
     next();
   };
@@ -32,7 +33,8 @@ export function boundedIdentity(identity: Identity): Identity {
 
 /**
  * For the gateway: credential → identity plus a service token carrying it, and service tokens for identities
- * the gateway already holds (from its fast path through the shared cache).
+ * the gateway already holds (from its fast path through the shared cache). Every /internal path needs the
+ * internal token: an identity token lets its holder call the backends directly, past the gateway's limits.
  */
 export function internalRoutes(deps: {
   authenticator: Authenticator;
@@ -41,6 +43,7 @@ export function internalRoutes(deps: {
 }): Router {
   const { authenticator, keys } = deps;
   const router = Router();
+  router.use("/internal", requireInternalToken(deps.internalToken));
 
   const mint = async (identity: Identity) => {
     const token = await signIdentity(identity, keys.privateKey, keys.kid);
@@ -55,7 +58,7 @@ export function internalRoutes(deps: {
     res.json({ identity, ...(await mint(identity)) });
   });
 
-  router.post("/internal/service-token", requireInternalToken(deps.internalToken), async (req, res) => {
+  router.post("/internal/service-token", async (req, res) => {
     const { identity } = parseInput(serviceTokenBody, req.body);
     res.json(await mint(boundedIdentity(identity)));
   });

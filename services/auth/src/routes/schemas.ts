@@ -48,5 +48,6 @@ export const serviceTokenBody = z.object({
     permissions: z.array(z.enum(PERMISSIONS)),
     authType: z.enum(AUTH_TYPES),
     keyId: z.string().max(128).optional(),
+    sessionId: z.string().max(128).optional(),
   }),
 });

@@ -28,13 +28,18 @@ export const INTERNAL_TOKEN = "chat-test-internal-token-0123456789abcdef";
 export interface TestUser {
   userId: string;
   email: string;
+  password: string;
   key: string;
   keyId: string;
   accessToken: string;
+  /** The refresh token of the session registration opened. */
+  refreshToken: string;
 }
 
 export interface ChatPlatform {
   gateway: string;
+  /** Auth itself, for calls the gateway makes (its internal endpoints, with INTERNAL_TOKEN). */
+  authUrl: string;
   chatUrl: string;
   openai: FakeProvider;
   anthropic: FakeProvider;
@@ -142,6 +147,7 @@ export async function startChatPlatform(
 
   return {
     gateway,
+    authUrl: auth.url,
     get chatUrl() {
       return chat.url;
     },
@@ -158,10 +164,14 @@ export async function startChatPlatform(
     },
     async newUser() {
       const email = `chat-${process.pid}-${Date.now()}-${++users}@example.com`;
-      const registered = await json<{ access_token: string; user: { id: string } }>("/api/v1/auth/register", {
-        method: "POST",
-        body: { email, password: "correct horse battery staple" },
-      });
+      const password = "correct horse battery staple";
+      const registered = await json<{ access_token: string; refresh_token: string; user: { id: string } }>(
+        "/api/v1/auth/register",
+        {
+          method: "POST",
+          body: { email, password },
+        },
+      );
       if (registered.status !== 201)
         throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`);
       const created = await json<{ id: string; key: string }>("/api/v1/auth/keys", {
@@ -173,9 +183,11 @@ export async function startChatPlatform(
       return {
         userId: registered.body.user.id,
         email,
+        password,
         key: created.body.key,
         keyId: created.body.id,
         accessToken: registered.body.access_token,
+        refreshToken: registered.body.refresh_token,
       };
     },
     call(user, method, path, body) {

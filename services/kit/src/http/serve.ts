@@ -1,8 +1,14 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIPv6 } from "node:net";
 import type { Express } from "express";
 import type { Logger } from "../log.ts";
 import { openStreamCount, shutdownStreams } from "./sse.ts";
+
+/** Where a client on this machine reaches a server listening on `host`: loopback stands in for every interface. */
+export function reachableUrl(host: string, port: number): string {
+  const address = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${isIPv6(address) ? `[${address}]` : address}:${port}`;
+}
 
 export interface Listening {
   server: Server;
@@ -12,7 +18,7 @@ export interface Listening {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function listen(app: Express, port: number, log: Logger, host = "0.0.0.0"): Promise<Listening> {
+export async function listen(app: Express, port: number, log: Logger, host: string): Promise<Listening> {
   const server = createServer(app);
   // Streams may run for minutes; the per-route timeouts live in the handlers.
   server.requestTimeout = 0;
@@ -35,7 +41,7 @@ export async function listen(app: Express, port: number, log: Logger, host = "0.
   return {
     server,
     port: actual,
-    url: `http://127.0.0.1:${actual}`,
+    url: reachableUrl(host, actual),
     close(deadlineMs = 10_000) {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
