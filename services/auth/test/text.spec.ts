@@ -34,6 +34,7 @@ function cases(known: {
     permissions: ["chat:create"],
     authType: "api_key",
     keyId: known.keyId,
+    sessionId: "00000000-0000-4000-8000-000000000001",
   };
   return [
     {

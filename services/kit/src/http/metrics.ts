@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { reachableUrl } from "./serve.ts";
 
 /**
  * Prometheus metrics are operational data (routes, error rates, what the cache sees), not part of the API: they
@@ -81,7 +82,7 @@ export async function serveMetrics(hub: MetricsHub, port: number, host: string):
   const actual = (server.address() as AddressInfo).port;
   return {
     port: actual,
-    url: `http://${host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host}:${actual}/metrics`,
+    url: `${reachableUrl(host, actual)}/metrics`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
