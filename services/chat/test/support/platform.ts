@@ -74,8 +74,8 @@ export async function startChatPlatform(
 
   const auth = await startTestAuth({
     databaseUrl,
-    redisUrl: redis.url,
-    natsUrl: nats.url,
+    redisUrl: redis.urlFor("auth"),
+    natsUrl: nats.urlFor("auth"),
     internalToken: INTERNAL_TOKEN,
   });
 
@@ -97,8 +97,8 @@ export async function startChatPlatform(
   const bootChat = async () => {
     chatRuntime = await testRuntime({
       databaseUrl,
-      redisUrl: redis.url,
-      natsUrl: nats.url,
+      redisUrl: redis.urlFor("chat"),
+      natsUrl: nats.urlFor("chat"),
       env: { GAIA_AUTH_URL: auth.url, GAIA_KB_URL: kbUrl },
     });
     chat = await startService(chatRuntime, "chat", (ctx) => startChat(ctx, config), chatPort);
@@ -107,8 +107,8 @@ export async function startChatPlatform(
 
   const gatewayService = await startTestGateway({
     internalToken: INTERNAL_TOKEN,
-    redisUrl: redis.url,
-    natsUrl: nats.url,
+    redisUrl: redis.urlFor("gateway"),
+    natsUrl: nats.urlFor("gateway"),
     urls: { auth: auth.url, chat: chat.url },
     env: {
       // Tests and benchmarks send far more than a person would; the limiter is the gateway's own subject.
