@@ -6,6 +6,14 @@ import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import {
+  NATS_USERS,
+  type NatsUser,
+  natsAuthorization,
+  REDIS_USERS,
+  type RedisUser,
+  redisUserArgs,
+} from "../../services/kit/src/datastores.ts";
 import { applyRoles, roleUrl } from "../../services/kit/src/db/roles.ts";
 import type { BackendName } from "../../services/kit/src/registry.ts";
 
@@ -73,21 +81,26 @@ function stopChild(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-/** A server that a test can take away and bring back on the same port. */
-export interface StoppableServer {
+/**
+ * A server that a test can take away and bring back on the same port. Redis and NATS run with the users and
+ * permissions of a deployment: `urlFor(service)` connects as that service, `url` as an unrestricted admin.
+ */
+export interface StoppableServer<User extends string = string> {
   url: string;
+  urlFor(user: User): string;
   port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
 
-async function stoppable(
+async function stoppable<User extends string>(
   name: string,
   port: number,
   url: string,
+  urlFor: (user: User) => string,
   launch: () => ChildProcess,
   cleanup: () => Promise<void>,
-): Promise<StoppableServer> {
+): Promise<StoppableServer<User>> {
   let child: ChildProcess | undefined;
   const start = async () => {
     child = launch();
@@ -96,8 +109,9 @@ async function stoppable(
     await waitFor(() => canConnect(port), name, 15_000, child);
   };
   await start();
-  const server: StoppableServer = {
+  const server: StoppableServer<User> = {
     url,
+    urlFor,
     port,
     stop: () => stopChild(child),
     start,
@@ -109,30 +123,62 @@ async function stoppable(
   return server;
 }
 
-export async function startRedis(): Promise<StoppableServer> {
+/** A password for each user (as the operator generates them) and one for the tests' admin. */
+function passwords<User extends string>(users: readonly User[]): Record<User | "admin", string> {
+  const fresh = () => randomBytes(24).toString("base64url");
+  return Object.fromEntries([...users, "admin"].map((user) => [user, fresh()])) as Record<
+    User | "admin",
+    string
+  >;
+}
+
+export async function startRedis(): Promise<StoppableServer<RedisUser>> {
   const bin = findBinary("redis-server", [], "apt-get install -y redis-server");
   const port = await freePort();
+  const secret = passwords(REDIS_USERS);
+  const users = [
+    ...redisUserArgs((user) => secret[user]),
+    ...["--user", "admin", "on", `>${secret.admin}`, "~*", "&*", "+@all"],
+  ];
+  const at = (user: string) => `redis://${user}:${secret[user as RedisUser | "admin"]}@127.0.0.1:${port}`;
   return stoppable(
     "redis-server",
     port,
-    `redis://127.0.0.1:${port}`,
+    at("admin"),
+    at,
     () =>
-      spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-        stdio: "pipe",
-      }),
+      spawn(
+        bin,
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...users],
+        { stdio: "pipe" },
+      ),
     async () => {},
   );
 }
 
-export async function startNats(): Promise<StoppableServer> {
+export async function startNats(): Promise<StoppableServer<NatsUser>> {
   const bin = findBinary("nats-server", [], "apt-get install -y nats-server");
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "gaia-nats-"));
+  const secret = passwords(NATS_USERS);
+  const config = join(dir, "nats.conf");
+  await writeFile(
+    config,
+    `${natsAuthorization(
+      (user) => JSON.stringify(secret[user]),
+      [`{ user: "admin", password: ${JSON.stringify(secret.admin)} }`],
+    )}\n`,
+  );
+  const at = (user: string) => `nats://${user}:${secret[user as NatsUser | "admin"]}@127.0.0.1:${port}`;
   return stoppable(
     "nats-server",
     port,
-    `nats://127.0.0.1:${port}`,
-    () => spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "pipe" }),
+    at("admin"),
+    at,
+    () =>
+      spawn(bin, ["-c", config, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js")], {
+        stdio: "pipe",
+      }),
     () => rm(dir, { recursive: true, force: true }),
   );
 }

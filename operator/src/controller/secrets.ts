@@ -7,8 +7,14 @@ import {
   internalTokenSecretName,
   jwtSecret,
   jwtSecretName,
+  natsGameServerSecret,
+  natsGameServerSecretName,
+  natsSecret,
+  natsSecretName,
   postgresSecret,
   postgresSecretName,
+  redisSecret,
+  redisSecretName,
   referencedSecretNames,
 } from "../specs/secrets.ts";
 import type { ChildCaches } from "./caches.ts";
@@ -18,7 +24,7 @@ import { isControlledBy, isLabelledFor } from "./ownership.ts";
 import { PVC, SECRET } from "./resources.ts";
 import type { Problem } from "./status.ts";
 
-/** The Secrets of a platform: the two it generates, and the user's it reads. Their data feeds the config checksum. */
+/** The Secrets of a platform: those it generates, and the user's it reads. Their data feeds the config checksum. */
 
 export interface SecretDeps {
   client: KubeClient;
@@ -48,6 +54,9 @@ export async function ensureGeneratedSecrets(
     [jwtSecretName(platform), () => jwtSecret(platform, material.jwt())],
     [internalTokenSecretName(platform), () => internalTokenSecret(platform, material.token())],
     [postgresSecretName(platform), () => postgresSecret(platform, material.password())],
+    [redisSecretName(platform), () => redisSecret(platform, material.password)],
+    [natsSecretName(platform), () => natsSecret(platform, material.password)],
+    [natsGameServerSecretName(platform), () => natsGameServerSecret(platform, material.password())],
   ];
   const data: SecretData = {};
   // A database initialised with the old password would lock the services out of a new one.

@@ -10,10 +10,12 @@ import {
   JWT_KEY_ID,
   JWT_PRIVATE_KEY,
   jwtSecretName,
+  natsSecretName,
   POSTGRES_DATABASE,
   POSTGRES_PASSWORD_KEY,
   POSTGRES_USER,
   postgresSecretName,
+  redisSecretName,
 } from "./secrets.ts";
 
 /**
@@ -37,9 +39,9 @@ const PROVIDER_ENV: Record<ProviderName, { key: string; baseURL?: string; consum
   midjourney: { key: "MIDJOURNEY_API_KEY", consumer: "asset" },
 };
 
-/** DATABASE_URL, REDIS_URL and NATS_URL: built for managed datastores, read from the user's Secret for external ones. */
-export function datastoreEnv(platform: GaiaPlatform): V1EnvVar[] {
-  const { postgres, redis, nats } = platform.spec;
+/** DATABASE_URL: built for the managed PostgreSQL, read from the user's Secret for an external one. */
+export function databaseEnv(platform: GaiaPlatform): V1EnvVar[] {
+  const { postgres } = platform.spec;
   const env: V1EnvVar[] = [];
   if (postgres.external) {
     env.push(secretEnv("DATABASE_URL", postgres.external.secretRef.name, postgres.external.secretRef.key));
@@ -51,16 +53,32 @@ export function datastoreEnv(platform: GaiaPlatform): V1EnvVar[] {
       value: `postgresql://${POSTGRES_USER}:$(GAIA_POSTGRES_PASSWORD)@${postgresHost(platform)}:${DATASTORE_PORTS.postgres}/${POSTGRES_DATABASE}`,
     });
   }
-  env.push(
-    redis.external
-      ? secretEnv("REDIS_URL", redis.external.secretRef.name, redis.external.secretRef.key)
-      : { name: "REDIS_URL", value: `redis://${redisHost(platform)}:${DATASTORE_PORTS.redis}` },
-  );
-  env.push(
-    nats.external
-      ? secretEnv("NATS_URL", nats.external.secretRef.name, nats.external.secretRef.key)
-      : { name: "NATS_URL", value: `nats://${natsHost(platform)}:${DATASTORE_PORTS.nats}` },
-  );
+  return env;
+}
+
+/**
+ * DATABASE_URL, REDIS_URL and NATS_URL. The managed Redis and NATS are reached as the service's own user, whose
+ * password Kubernetes expands into the URL; external ones keep the URL of the user's Secret.
+ */
+export function datastoreEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
+  const { redis, nats } = platform.spec;
+  const env = databaseEnv(platform);
+  if (redis.external) {
+    env.push(secretEnv("REDIS_URL", redis.external.secretRef.name, redis.external.secretRef.key));
+  } else {
+    env.push(secretEnv("GAIA_REDIS_PASSWORD", redisSecretName(platform), service), {
+      name: "REDIS_URL",
+      value: `redis://${service}:$(GAIA_REDIS_PASSWORD)@${redisHost(platform)}:${DATASTORE_PORTS.redis}`,
+    });
+  }
+  if (nats.external) {
+    env.push(secretEnv("NATS_URL", nats.external.secretRef.name, nats.external.secretRef.key));
+  } else {
+    env.push(secretEnv("GAIA_NATS_PASSWORD", natsSecretName(platform), service), {
+      name: "NATS_URL",
+      value: `nats://${service}:$(GAIA_NATS_PASSWORD)@${natsHost(platform)}:${DATASTORE_PORTS.nats}`,
+    });
+  }
   return env;
 }
 
@@ -106,7 +124,7 @@ function ownEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
 export function serviceEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
   const user = (platform.spec.services[service].env ?? []) as V1EnvVar[];
   const overridden = new Set(user.map((variable) => variable.name));
-  const operator = [...datastoreEnv(platform), ...ownEnv(platform, service)].filter(
+  const operator = [...datastoreEnv(platform, service), ...ownEnv(platform, service)].filter(
     (v) => !overridden.has(v.name),
   );
   return [...operator, ...user];

@@ -20,7 +20,7 @@ export function newJwtMaterial(): JwtMaterial {
   };
 }
 
-/** A database password: 192 random bits in base64url, safe inside a connection URL without escaping. */
+/** A datastore password: 192 random bits in base64url, safe inside a connection URL without escaping. */
 export function newPassword(): string {
   return randomBytes(24).toString("base64url");
 }

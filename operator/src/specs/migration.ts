@@ -2,7 +2,7 @@ import type { V1Job } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { hashOf } from "../hash.ts";
 import { configMapName } from "./configmap.ts";
-import { datastoreEnv } from "./env.ts";
+import { databaseEnv } from "./env.ts";
 import { childMeta, childName, labels, versionLabel } from "./labels.ts";
 import { jobMeshAnnotations } from "./mesh.ts";
 import {
@@ -69,7 +69,7 @@ export function migrationJob(platform: GaiaPlatform, image: string): V1Job {
               imagePullPolicy: platform.spec.image.pullPolicy,
               command: ["gaia", "db", "migrate"],
               envFrom: [{ configMapRef: { name: configMapName(platform) } }],
-              env: datastoreEnv(platform),
+              env: databaseEnv(platform),
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
               securityContext: containerSecurityContext(true),
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],

@@ -1,4 +1,5 @@
-import type { V1ConfigMap, V1Service } from "@kubernetes/client-node";
+import { NATS_GAME_SERVER_USER, NATS_USERS, type NatsUser, natsAuthorization } from "@gaia/kit/datastores";
+import type { V1ConfigMap, V1EnvVar, V1Service } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { hashOf } from "../hash.ts";
 import { quantityToBytes } from "../quantity.ts";
@@ -7,12 +8,15 @@ import { ANNOTATION_CONFIG_CHECKSUM, childMeta, childName, selectorLabels } from
 import type { Manifest } from "./manifest.ts";
 import { natsOpaquePorts, podMeshAnnotations, serviceMeshAnnotations } from "./mesh.ts";
 import { DATASTORE_PORTS, NATS_CLUSTER_PORT, NATS_MONITOR_PORT, natsClustered } from "./ports.ts";
+import { NATS_PASSWORD_KEY, natsGameServerSecretName, natsSecretName } from "./secrets.ts";
 import { containerResources, containerSecurityContext, serviceAccount } from "./workload.ts";
 
 /**
  * The managed NATS, laid out like its official Helm chart: a StatefulSet with JetStream on a file store, a
  * headless Service that governs it (and lets clustered servers find each other before they are ready), a client
- * Service, the server configuration in a ConfigMap, probes on the monitoring port's /healthz.
+ * Service, the server configuration in a ConfigMap, probes on the monitoring port's /healthz. Each service and
+ * the game servers have a user of their own (kit/src/datastores.ts); the ConfigMap names their passwords only
+ * as variables, which the server reads from its environment.
  */
 
 const NATS_UID = 1000;
@@ -27,6 +31,30 @@ function headlessName(platform: GaiaPlatform): string {
   return childName(platform, "nats-headless");
 }
 
+const variable = (user: NatsUser) => user.toUpperCase().replaceAll("-", "_");
+/** A password as the Secret holds it, for the services' URLs. */
+const rawVariable = (user: NatsUser) => `GAIA_NATS_PASSWORD_${variable(user)}`;
+/**
+ * The same, quoted: nats-server parses a variable's value as configuration, and a password such as `1e5...`
+ * or `-x...` would not read back as a string.
+ */
+const configVariable = (user: NatsUser) => `NATS_PASSWORD_${variable(user)}`;
+
+function passwordEnv(platform: GaiaPlatform): V1EnvVar[] {
+  return NATS_USERS.flatMap((user): V1EnvVar[] => [
+    {
+      name: rawVariable(user),
+      valueFrom: {
+        secretKeyRef:
+          user === NATS_GAME_SERVER_USER
+            ? { name: natsGameServerSecretName(platform), key: NATS_PASSWORD_KEY }
+            : { name: natsSecretName(platform), key: user },
+      },
+    },
+    { name: configVariable(user), value: `"$(${rawVariable(user)})"` },
+  ]);
+}
+
 /** nats.conf. $SERVER_NAME comes from the pod's name, so each server keeps its identity across restarts. */
 export function natsConfig(platform: GaiaPlatform): string {
   const managed = platform.spec.nats.managed;
@@ -39,6 +67,7 @@ export function natsConfig(platform: GaiaPlatform): string {
     `  store_dir: ${STORE_DIR}/jetstream`,
     `  max_file_store: ${quantityToBytes(managed.jetstream.storage)}`,
     "}",
+    natsAuthorization((user) => `$${configVariable(user)}`),
   ];
   if (natsClustered(platform)) {
     const sts = childName(platform, "nats");
@@ -110,7 +139,10 @@ export function nats(platform: GaiaPlatform): Manifest[] {
       name: "nats",
       image: `nats:${managed.version}`,
       args: ["--config", `${CONFIG_DIR}/nats.conf`],
-      env: [{ name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+      env: [
+        { name: "SERVER_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        ...passwordEnv(platform),
+      ],
       ports: [
         { name: "client", containerPort: DATASTORE_PORTS.nats, protocol: "TCP" },
         ...(clustered ? [{ name: "cluster", containerPort: NATS_CLUSTER_PORT, protocol: "TCP" }] : []),

@@ -1,3 +1,4 @@
+import { NATS_GAME_SERVER_USER, NATS_USERS, REDIS_USERS } from "@gaia/kit/datastores";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { childMeta, childName } from "./labels.ts";
@@ -13,6 +14,8 @@ export const JWT_KEY_ID = "key-id";
 export const INTERNAL_TOKEN_KEY = "token";
 export const POSTGRES_USER_KEY = "username";
 export const POSTGRES_PASSWORD_KEY = "password";
+export const NATS_USER_KEY = "username";
+export const NATS_PASSWORD_KEY = "password";
 /** The role and database a managed PostgreSQL is initialised with. */
 export const POSTGRES_USER = "gaia";
 export const POSTGRES_DATABASE = "gaia";
@@ -25,6 +28,21 @@ export function postgresSecretName(platform: GaiaPlatform): string {
   return childName(platform, "postgres-credentials");
 }
 
+/** One password per Redis ACL user, keyed by the user's name. */
+export function redisSecretName(platform: GaiaPlatform): string {
+  return childName(platform, "redis-credentials");
+}
+
+/** One password per service's NATS user, keyed by the service's name. */
+export function natsSecretName(platform: GaiaPlatform): string {
+  return childName(platform, "nats-credentials");
+}
+
+/** The NATS user game servers publish world updates as: a Secret of its own, to hand to them alone. */
+export function natsGameServerSecretName(platform: GaiaPlatform): string {
+  return childName(platform, "nats-game-server");
+}
+
 /** The secret the gateway presents to auth to mint service tokens; both must hold the same one. */
 export function internalTokenSecretName(platform: GaiaPlatform): string {
   return childName(platform, "internal-token");
@@ -32,7 +50,14 @@ export function internalTokenSecretName(platform: GaiaPlatform): string {
 
 /** The generated Secrets, wanted whatever the spec says (a password must outlive a switch to an external database). */
 export function generatedSecretNames(platform: GaiaPlatform): string[] {
-  return [jwtSecretName(platform), internalTokenSecretName(platform), postgresSecretName(platform)];
+  return [
+    jwtSecretName(platform),
+    internalTokenSecretName(platform),
+    postgresSecretName(platform),
+    redisSecretName(platform),
+    natsSecretName(platform),
+    natsGameServerSecretName(platform),
+  ];
 }
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
@@ -64,6 +89,42 @@ export function postgresSecret(platform: GaiaPlatform, password: string): V1Secr
     metadata: childMeta(platform, "postgres-credentials", "postgres", "credentials"),
     type: "Opaque",
     data: { [POSTGRES_USER_KEY]: b64(POSTGRES_USER), [POSTGRES_PASSWORD_KEY]: b64(password) },
+  };
+}
+
+const passwords = (users: readonly string[], password: () => string) =>
+  Object.fromEntries(users.map((user) => [user, b64(password())]));
+
+export function redisSecret(platform: GaiaPlatform, password: () => string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMeta(platform, "redis-credentials", "redis", "credentials"),
+    type: "Opaque",
+    data: passwords(REDIS_USERS, password),
+  };
+}
+
+export function natsSecret(platform: GaiaPlatform, password: () => string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMeta(platform, "nats-credentials", "nats", "credentials"),
+    type: "Opaque",
+    data: passwords(
+      NATS_USERS.filter((user) => user !== NATS_GAME_SERVER_USER),
+      password,
+    ),
+  };
+}
+
+export function natsGameServerSecret(platform: GaiaPlatform, password: string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMeta(platform, "nats-game-server", "nats", "credentials"),
+    type: "Opaque",
+    data: { [NATS_USER_KEY]: b64(NATS_GAME_SERVER_USER), [NATS_PASSWORD_KEY]: b64(password) },
   };
 }
 

@@ -70,6 +70,9 @@ describe("specs/secrets", () => {
       "gaia-jwt",
       "gaia-internal-token",
       "gaia-postgres-credentials",
+      "gaia-redis-credentials",
+      "gaia-nats-credentials",
+      "gaia-nats-game-server",
     ]);
   });
 

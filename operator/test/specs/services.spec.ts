@@ -97,13 +97,24 @@ describe("specs/services", () => {
       env.get("DATABASE_URL")?.value,
       "postgresql://gaia:$(GAIA_POSTGRES_PASSWORD)@gaia-postgres:5432/gaia",
     );
-    assert.equal(env.get("REDIS_URL")?.value, "redis://gaia-redis:6379");
-    assert.equal(env.get("NATS_URL")?.value, "nats://gaia-nats:4222");
+    assert.deepEqual(env.get("GAIA_REDIS_PASSWORD")?.valueFrom, {
+      secretKeyRef: { name: "gaia-redis-credentials", key: "kb" },
+    });
+    assert.equal(env.get("REDIS_URL")?.value, "redis://kb:$(GAIA_REDIS_PASSWORD)@gaia-redis:6379");
+    assert.deepEqual(env.get("GAIA_NATS_PASSWORD")?.valueFrom, {
+      secretKeyRef: { name: "gaia-nats-credentials", key: "kb" },
+    });
+    assert.equal(env.get("NATS_URL")?.value, "nats://kb:$(GAIA_NATS_PASSWORD)@gaia-nats:4222");
     const names = container(build().deployments.get("gaia-kb")).env!.map((e) => e.name);
-    assert.ok(
-      names.indexOf("GAIA_POSTGRES_PASSWORD") < names.indexOf("DATABASE_URL"),
-      "$(VAR) needs the variable first",
-    );
+    for (const [variable, url] of [
+      ["GAIA_POSTGRES_PASSWORD", "DATABASE_URL"],
+      ["GAIA_REDIS_PASSWORD", "REDIS_URL"],
+      ["GAIA_NATS_PASSWORD", "NATS_URL"],
+    ] as const)
+      assert.ok(names.indexOf(variable) < names.indexOf(url), "$(VAR) needs the variable first");
+    const gateway = envOf(build().deployments.get("gaia-gateway"));
+    assert.equal(gateway.get("REDIS_URL")?.value, "redis://gateway:$(GAIA_REDIS_PASSWORD)@gaia-redis:6379");
+    assert.equal(gateway.get("GAIA_NATS_PASSWORD")?.valueFrom?.secretKeyRef?.key, "gateway");
   });
 
   it("reads external datastore URLs from the user's Secrets", () => {

@@ -88,8 +88,8 @@ export async function startAuthUnderTest(
 ): Promise<AuthUnderTest> {
   const auth = await startTestAuth({
     databaseUrl: await (await sharedPostgres()).createDatabase(),
-    redisUrl: options.redis?.url,
-    natsUrl: options.nats?.url,
+    redisUrl: options.redis?.urlFor("auth"),
+    natsUrl: options.nats?.urlFor("auth"),
     internalToken: INTERNAL_TOKEN,
     env: options.env,
   });

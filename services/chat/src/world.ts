@@ -1,7 +1,4 @@
-import type { Bus, Unsubscribe } from "@gaia/kit";
-
-/** NATS subject on which a user's game world changes arrive (DESIGN §6). */
-export const worldSubject = (userId: string) => `world.updates.user.${userId}`;
+import { type Bus, type Unsubscribe, worldSubject } from "@gaia/kit";
 
 /** A subject token may not contain separators or wildcards, or a user could listen to others' updates. */
 const SAFE_TOKEN = /^[\w-]+$/;

@@ -588,7 +588,7 @@ describe("chat service through the gateway", function () {
 
     for (const version of ["v0.3", "v0.2"] as const) {
       it(`interleaves the user's NATS world updates into a ${version} stream and unsubscribes at its end`, async () => {
-        const bus = createBus(p.nats.url, createLogger("test", "silent"));
+        const bus = createBus(p.nats.urlFor("game-server"), createLogger("test", "silent"));
         try {
           const before = p.chatRuntime.bus.subscriptionCount();
           const release = holdOpen();
@@ -637,6 +637,40 @@ describe("chat service through the gateway", function () {
         }
       });
     }
+
+    it("never forwards a world update forged by a service that may not publish one", async () => {
+      const gameServer = createBus(p.nats.urlFor("game-server"), createLogger("test", "silent"));
+      const forgers = (["gateway", "auth", "kb"] as const).map((user) =>
+        createBus(p.nats.urlFor(user), createLogger("test", "silent")),
+      );
+      try {
+        const release = holdOpen();
+        const response = await p.request(alice, "/api/v0.3/chat", { message: "open the gate", stream: true });
+        const events: Json[] = [];
+        let publishing: NodeJS.Timeout | undefined;
+        for await (const e of readSse(response.body!)) {
+          const data = parseMaybe(e.data) as Json;
+          events.push(data);
+          if (!publishing && contentOf([{ data }]).length > 0) {
+            // Forgeries go first on every round: the genuine update arriving means the forged ones had their chance.
+            publishing = setInterval(() => {
+              for (const forger of forgers)
+                void forger.publish(`world.updates.user.${alice.userId}`, { zone: "gate", forged: true });
+              void gameServer.publish(`world.updates.user.${alice.userId}`, { zone: "gate", state: "open" });
+            }, 20);
+          }
+          if (data?.type === "world_update" && publishing) {
+            clearInterval(publishing);
+            release();
+          }
+        }
+        const world = events.filter((e) => e?.type === "world_update");
+        assert.ok(world.length > 0, "the game server's update arrived");
+        assert.ok(!world.some((e) => e.forged), "no forged update reached the stream");
+      } finally {
+        await Promise.all([gameServer, ...forgers].map((bus) => bus.close()));
+      }
+    });
 
     it("streams without NATS, and leaks no subscription", async () => {
       const before = p.chatRuntime.bus.subscriptionCount();

@@ -37,11 +37,11 @@ describe("gateway against real auth, Redis and NATS", function () {
 
   before(async () => {
     [redis, nats] = await Promise.all([startRedis(), startNats()]);
-    auth = await startRealAuth(redis, nats.url);
+    auth = await startRealAuth(redis, nats.urlFor("auth"));
     backend = await startTestBackend(jwksVerifier(auth.url));
     gateway = await startTestGateway({
-      redisUrl: redis.url,
-      natsUrl: nats.url,
+      redisUrl: redis.urlFor("gateway"),
+      natsUrl: nats.urlFor("gateway"),
       urls: { auth: auth.url, chat: backend.url, kb: backend.url },
       env: {
         GAIA_CORS_ORIGINS: "https://game.example",
@@ -266,8 +266,8 @@ describe("gateway against real auth, Redis and NATS", function () {
         "auth wrote the identity to the shared cache",
       );
       const other = await startTestGateway({
-        redisUrl: redis.url,
-        natsUrl: nats.url,
+        redisUrl: redis.urlFor("gateway"),
+        natsUrl: nats.urlFor("gateway"),
         urls: { auth: auth.url, chat: backend.url },
       });
       try {

@@ -151,7 +151,12 @@ export type Gateway = TestGateway;
 
 export async function startRealAuth(redis: StoppableServer, natsUrl: string): Promise<Auth> {
   const databaseUrl = await (await sharedPostgres()).createDatabase();
-  return startTestAuth({ databaseUrl, redisUrl: redis.url, natsUrl, internalToken: INTERNAL_TOKEN });
+  return startTestAuth({
+    databaseUrl,
+    redisUrl: redis.urlFor("auth"),
+    natsUrl,
+    internalToken: INTERNAL_TOKEN,
+  });
 }
 
 /** A gateway on its own runtime (its own Redis and NATS connections, as a separate process would have). */

@@ -16,8 +16,6 @@ import { type Identity, isAuthType, isPermission, isRole } from "./identity.ts";
  */
 
 export const AUTHN_PREFIX = "authn:";
-/** Auth announces credentials it invalidated here, by hash, so gateways drop their local copies at once. */
-export const CREDENTIAL_REVOKED_SUBJECT = "gaia.auth.credential.revoked";
 export const authnKey = (hash: string) => AUTHN_PREFIX + hash;
 
 /** SHA-256 of the credential string, hex: what the cache key and the stored API-key hash are made of. */

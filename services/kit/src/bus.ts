@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { DURABLE_STREAMS, type DurableStream } from "./datastores.ts";
 import type { Logger } from "./log.ts";
 
 export type Handler = (payload: unknown, subject: string) => void | Promise<void>;
@@ -24,11 +25,7 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Subjects kept on JetStream so that nothing published is lost while a consumer is away. */
-export const DURABLE_STREAMS = {
-  GAIA_ASSET_EVENTS: ["gaia.asset.generation.>"],
-} as const;
-export type DurableStream = keyof typeof DURABLE_STREAMS;
+export { DURABLE_STREAMS, type DurableStream } from "./datastores.ts";
 
 /** NATS subject matching: tokens split on dots, `*` matches one token, a final `>` one or more. */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -48,6 +45,20 @@ export function durableStreamFor(subject: string): DurableStream | undefined {
     if (subjects.some((pattern) => subjectMatches(pattern, subject))) return name;
   }
   return undefined;
+}
+
+/**
+ * The client takes no credentials from a server URL: `nats://user:password@host:port` becomes the server and
+ * user/pass options (percent-decoded, as in any URL).
+ */
+export function natsServer(url: string): { servers: string; user?: string; pass?: string } {
+  const parsed = new URL(url);
+  if (!parsed.username) return { servers: url };
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  parsed.username = "";
+  parsed.password = "";
+  return { servers: parsed.toString().replace(/\/$/, ""), user, pass };
 }
 
 const encode = (payload: unknown) => new TextEncoder().encode(JSON.stringify(payload));
@@ -151,7 +162,7 @@ export class NatsBus implements Bus {
     for (let attempt = 1; ; attempt++) {
       try {
         const nc = await connect({
-          servers: url,
+          ...natsServer(url),
           name,
           reconnect: true,
           maxReconnectAttempts: -1,

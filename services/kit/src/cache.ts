@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
+import { CACHE_KEY_PREFIX } from "./datastores.ts";
 import type { Logger } from "./log.ts";
 
 /**
@@ -141,7 +142,7 @@ export class RedisCache implements Cache {
   readonly #log: Logger;
   #warned = false;
 
-  constructor(url: string, log: Logger, prefix = "gaia:") {
+  constructor(url: string, log: Logger, prefix = CACHE_KEY_PREFIX) {
     this.#log = log;
     this.#redis = new Redis(url, {
       keyPrefix: prefix,
@@ -151,6 +152,8 @@ export class RedisCache implements Cache {
       connectTimeout: 2000,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
       lazyConnect: false,
+      // Its users may run only the commands the cache needs (kit/src/datastores.ts).
+      disableClientInfo: true,
     });
     this.#redis.on("error", (error) => this.#degraded(error));
     this.#redis.on("ready", () => {

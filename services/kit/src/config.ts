@@ -83,7 +83,7 @@ export function readEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv
 }
 
 export function isSecretName(name: string): boolean {
-  return /KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL|DATABASE_URL|REDIS_URL/i.test(name);
+  return /KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL|DATABASE_URL|REDIS_URL|NATS_URL/i.test(name);
 }
 
 let cached: PlatformEnv | undefined;

@@ -14,5 +14,6 @@ export * from "./log.ts";
 export * from "./registry.ts";
 export * from "./revocation.ts";
 export * from "./runtime.ts";
+export * from "./subjects.ts";
 export * from "./text.ts";
 export * from "./validate.ts";

@@ -11,6 +11,7 @@ import {
   SERVICE_TOKEN_TTL_SECONDS,
 } from "./identity.ts";
 import type { Logger } from "./log.ts";
+import { IDENTITY_REVOKED_SUBJECT } from "./subjects.ts";
 
 /**
  * Identities revoked after tokens were issued for them. An X-Gaia-Identity stays valid for its whole life
@@ -34,7 +35,6 @@ import type { Logger } from "./log.ts";
  *   SERVICE_TOKEN_TTL_SECONDS after it was issued; the credential itself is refused at once by auth and the
  *   gateway (database and shared cache), so no new token is minted for it.
  */
-export const IDENTITY_REVOKED_SUBJECT = "gaia.auth.identity.revoked";
 export const REVOCATION_AUDIENCE = "gaia-revocations";
 export const REVOCATION_MARGIN_SECONDS = 5;
 export const REVOCATION_LIFETIME_SECONDS = SERVICE_TOKEN_TTL_SECONDS + 2 * REVOCATION_MARGIN_SECONDS;

@@ -13,7 +13,6 @@ import {
 import { createLogger, type Logger } from "../src/log.ts";
 import {
   followRevocations,
-  IDENTITY_REVOKED_SUBJECT,
   REVOCATION_LIFETIME_SECONDS,
   REVOCATION_MARGIN_SECONDS,
   type Revocation,
@@ -21,6 +20,7 @@ import {
   revokes,
   signRevocation,
 } from "../src/revocation.ts";
+import { IDENTITY_REVOKED_SUBJECT } from "../src/subjects.ts";
 
 const log = createLogger("test", "silent");
 const auth = generateKeyPairSync("ec", { namedCurve: "P-256" });

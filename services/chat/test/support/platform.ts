@@ -80,8 +80,8 @@ export async function startChatPlatform(
 
   const auth = await startTestAuth({
     databaseUrl,
-    redisUrl: redis.url,
-    natsUrl: nats.url,
+    redisUrl: redis.urlFor("auth"),
+    natsUrl: nats.urlFor("auth"),
     internalToken: INTERNAL_TOKEN,
   });
 
@@ -102,10 +102,10 @@ export async function startChatPlatform(
   let chat!: RunningService;
   const bootChat = async () => {
     chatRuntime = await testRuntime({
-      // Chat's own role, as in production: its tables, and a key's budget through a view.
+      // Chat's own role and users, as in production: its tables, and a key's budget through a view.
       databaseUrl: asService(databaseUrl, "chat"),
-      redisUrl: redis.url,
-      natsUrl: nats.url,
+      redisUrl: redis.urlFor("chat"),
+      natsUrl: nats.urlFor("chat"),
       env: { GAIA_AUTH_URL: auth.url, GAIA_KB_URL: kbUrl },
     });
     chat = await startService(chatRuntime, "chat", (ctx) => startChat(ctx, config), chatPort);
@@ -114,8 +114,8 @@ export async function startChatPlatform(
 
   const gatewayService = await startTestGateway({
     internalToken: INTERNAL_TOKEN,
-    redisUrl: redis.url,
-    natsUrl: nats.url,
+    redisUrl: redis.urlFor("gateway"),
+    natsUrl: nats.urlFor("gateway"),
     urls: { auth: auth.url, chat: chat.url },
     env: {
       // Tests and benchmarks send far more than a person would; the limiter is the gateway's own subject.
