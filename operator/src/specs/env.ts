@@ -1,3 +1,5 @@
+import { DATABASE_ROLES, databaseRole, rolePasswordVariable } from "@gaia/kit/db/roles";
+import type { BackendName } from "@gaia/kit/registry";
 import type { V1EnvVar } from "@kubernetes/client-node";
 import type { GaiaPlatform, ProviderName, ServiceName } from "../api/types.ts";
 import { natsHost } from "./nats.ts";
@@ -14,6 +16,7 @@ import {
   POSTGRES_DATABASE,
   POSTGRES_PASSWORD_KEY,
   POSTGRES_USER,
+  postgresRolesSecretName,
   postgresSecretName,
   redisSecretName,
 } from "./secrets.ts";
@@ -39,22 +42,39 @@ const PROVIDER_ENV: Record<ProviderName, { key: string; baseURL?: string; consum
   midjourney: { key: "MIDJOURNEY_API_KEY", consumer: "asset" },
 };
 
-/** DATABASE_URL: built for the managed PostgreSQL, read from the user's Secret for an external one. */
-export function databaseEnv(platform: GaiaPlatform): V1EnvVar[] {
+/**
+ * DATABASE_URL. The managed PostgreSQL is reached as the service's own role (kit db/roles.ts), whose password
+ * Kubernetes expands into the URL; the migration Job connects as the owner and is given every role's password,
+ * so that it makes the roles and their grants. An external database keeps the URL of the user's Secret.
+ */
+export function databaseEnv(platform: GaiaPlatform, who: ServiceName | "migration"): V1EnvVar[] {
   const { postgres } = platform.spec;
-  const env: V1EnvVar[] = [];
-  if (postgres.external) {
-    env.push(secretEnv("DATABASE_URL", postgres.external.secretRef.name, postgres.external.secretRef.key));
-  } else {
+  if (postgres.external)
+    return [secretEnv("DATABASE_URL", postgres.external.secretRef.name, postgres.external.secretRef.key)];
+  const at = `${postgresHost(platform)}:${DATASTORE_PORTS.postgres}/${POSTGRES_DATABASE}`;
+  if (who === "migration") {
     // Kubernetes expands $(VAR) from variables defined earlier, so the password never sits in the pod spec.
-    env.push(secretEnv("GAIA_POSTGRES_PASSWORD", postgresSecretName(platform), POSTGRES_PASSWORD_KEY));
-    env.push({
-      name: "DATABASE_URL",
-      value: `postgresql://${POSTGRES_USER}:$(GAIA_POSTGRES_PASSWORD)@${postgresHost(platform)}:${DATASTORE_PORTS.postgres}/${POSTGRES_DATABASE}`,
-    });
+    return [
+      secretEnv("GAIA_POSTGRES_PASSWORD", postgresSecretName(platform), POSTGRES_PASSWORD_KEY),
+      { name: "DATABASE_URL", value: `postgresql://${POSTGRES_USER}:$(GAIA_POSTGRES_PASSWORD)@${at}` },
+      ...ROLE_SERVICES.map((service) =>
+        secretEnv(rolePasswordVariable(service), postgresRolesSecretName(platform), service),
+      ),
+    ];
   }
-  return env;
+  if (!isRoleService(who)) {
+    // The gateway and web keep no data: a URL without credentials spares them an embedded database and opens nothing.
+    return [{ name: "DATABASE_URL", value: `postgresql://${at}` }];
+  }
+  return [
+    secretEnv("GAIA_POSTGRES_PASSWORD", postgresRolesSecretName(platform), who),
+    { name: "DATABASE_URL", value: `postgresql://${databaseRole(who)}:$(GAIA_POSTGRES_PASSWORD)@${at}` },
+  ];
 }
+
+const ROLE_SERVICES = Object.keys(DATABASE_ROLES) as BackendName[];
+const isRoleService = (service: ServiceName): service is BackendName =>
+  (ROLE_SERVICES as string[]).includes(service);
 
 /**
  * DATABASE_URL, REDIS_URL and NATS_URL. The managed Redis and NATS are reached as the service's own user, whose
@@ -62,7 +82,7 @@ export function databaseEnv(platform: GaiaPlatform): V1EnvVar[] {
  */
 export function datastoreEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
   const { redis, nats } = platform.spec;
-  const env = databaseEnv(platform);
+  const env = databaseEnv(platform, service);
   if (redis.external) {
     env.push(secretEnv("REDIS_URL", redis.external.secretRef.name, redis.external.secretRef.key));
   } else {

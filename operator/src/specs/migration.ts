@@ -69,7 +69,7 @@ export function migrationJob(platform: GaiaPlatform, image: string): V1Job {
               imagePullPolicy: platform.spec.image.pullPolicy,
               command: ["gaia", "db", "migrate"],
               envFrom: [{ configMapRef: { name: configMapName(platform) } }],
-              env: databaseEnv(platform),
+              env: databaseEnv(platform, "migration"),
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
               securityContext: containerSecurityContext(true),
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],

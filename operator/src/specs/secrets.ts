@@ -1,4 +1,5 @@
 import { NATS_GAME_SERVER_USER, NATS_USERS, REDIS_USERS } from "@gaia/kit/datastores";
+import { DATABASE_ROLES } from "@gaia/kit/db/roles";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { childMeta, childName } from "./labels.ts";
@@ -29,6 +30,11 @@ export function postgresSecretName(platform: GaiaPlatform): string {
 }
 
 /** One password per Redis ACL user, keyed by the user's name. */
+/** The passwords of the services' own PostgreSQL roles (kit db/roles.ts), one key per service. */
+export function postgresRolesSecretName(platform: GaiaPlatform): string {
+  return childName(platform, "postgres-roles");
+}
+
 export function redisSecretName(platform: GaiaPlatform): string {
   return childName(platform, "redis-credentials");
 }
@@ -54,6 +60,7 @@ export function generatedSecretNames(platform: GaiaPlatform): string[] {
     jwtSecretName(platform),
     internalTokenSecretName(platform),
     postgresSecretName(platform),
+    postgresRolesSecretName(platform),
     redisSecretName(platform),
     natsSecretName(platform),
     natsGameServerSecretName(platform),
@@ -94,6 +101,16 @@ export function postgresSecret(platform: GaiaPlatform, password: string): V1Secr
 
 const passwords = (users: readonly string[], password: () => string) =>
   Object.fromEntries(users.map((user) => [user, b64(password())]));
+
+export function postgresRolesSecret(platform: GaiaPlatform, password: () => string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMeta(platform, "postgres-roles", "postgres", "credentials"),
+    type: "Opaque",
+    data: passwords(Object.keys(DATABASE_ROLES), password),
+  };
+}
 
 export function redisSecret(platform: GaiaPlatform, password: () => string): V1Secret {
   return {

@@ -26,8 +26,8 @@ describe("specs: datastore users", () => {
       .map((rule) => rule.replace(/>\$\(GAIA_REDIS_PASSWORD_[A-Z]+\)/, ">PASSWORD"));
     assert.deepEqual(users, [
       "default off",
-      `gateway on >PASSWORD resetkeys %R~gaia:authn:* ~gaia:ratelimit:* resetchannels ${CONNECT} +get +evalsha +eval +incr +pexpire +pttl`,
-      `auth on >PASSWORD resetkeys ~gaia:authn:* ~gaia:authn-user:* ~gaia:authn-epoch ~gaia:login:* ~gaia:register:* resetchannels ${CONNECT} +get +set +del +evalsha +eval +incr +pexpire +pttl +multi +sadd +exec +smembers`,
+      `gateway on >PASSWORD resetkeys %R~gaia:authn:* ~gaia:ratelimit:* resetchannels ${CONNECT} +get +evalsha +eval +incrby +pexpire +pttl`,
+      `auth on >PASSWORD resetkeys ~gaia:authn:* ~gaia:authn-user:* ~gaia:authn-epoch ~gaia:login:* ~gaia:register:* resetchannels ${CONNECT} +get +set +del +evalsha +eval +incrby +pexpire +pttl +multi +sadd +exec +smembers`,
       `asset on >PASSWORD resetkeys resetchannels ${CONNECT}`,
       `chat on >PASSWORD resetkeys resetchannels ${CONNECT}`,
       `kb on >PASSWORD resetkeys resetchannels ${CONNECT}`,
@@ -54,6 +54,8 @@ describe("specs: datastore users", () => {
   });
 
   it("gives each NATS user only the subjects it publishes and subscribes to", () => {
+    // Every service verifies identity tokens, so each follows auth's signed revocations.
+    const SUB = "_INBOX.> gaia.auth.identity.revoked";
     const config = natsConfig(platform);
     const users = [
       ...config.matchAll(
@@ -64,12 +66,12 @@ describe("specs: datastore users", () => {
       return [user, password, subjects(publish!), subjects(subscribe!)];
     });
     assert.deepEqual(users, [
-      ["gateway", "$NATS_PASSWORD_GATEWAY", JS, "_INBOX.> gaia.auth.credential.revoked"],
-      ["auth", "$NATS_PASSWORD_AUTH", `${JS} gaia.auth.>`, "_INBOX.>"],
-      ["asset", "$NATS_PASSWORD_ASSET", `${JS} gaia.asset.generation.>`, "_INBOX.>"],
-      ["chat", "$NATS_PASSWORD_CHAT", `${JS} gaia.chat.>`, "_INBOX.> world.updates.user.*"],
-      ["kb", "$NATS_PASSWORD_KB", JS, "_INBOX.>"],
-      ["web", "$NATS_PASSWORD_WEB", JS, "_INBOX.>"],
+      ["gateway", "$NATS_PASSWORD_GATEWAY", JS, `${SUB} gaia.auth.credential.revoked`],
+      ["auth", "$NATS_PASSWORD_AUTH", `${JS} gaia.auth.>`, SUB],
+      ["asset", "$NATS_PASSWORD_ASSET", `${JS} gaia.asset.generation.>`, SUB],
+      ["chat", "$NATS_PASSWORD_CHAT", `${JS} gaia.chat.>`, `${SUB} world.updates.user.*`],
+      ["kb", "$NATS_PASSWORD_KB", JS, SUB],
+      ["web", "$NATS_PASSWORD_WEB", JS, SUB],
       ["game-server", "$NATS_PASSWORD_GAME_SERVER", "world.updates.user.*", "deny: >"],
     ]);
   });

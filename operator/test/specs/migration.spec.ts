@@ -33,6 +33,18 @@ describe("specs/migration", () => {
       c.env!.find((e) => e.name === "DATABASE_URL")!.value,
       "postgresql://gaia:$(GAIA_POSTGRES_PASSWORD)@gaia-postgres:5432/gaia",
     );
+    // As the owner it makes each service's role, so it holds their passwords (and nothing of Redis or NATS).
+    for (const service of ["auth", "asset", "chat", "kb"])
+      assert.deepEqual(
+        c.env!.find((e) => e.name === `GAIA_DB_PASSWORD_${service.toUpperCase()}`)?.valueFrom,
+        {
+          secretKeyRef: { name: "gaia-postgres-roles", key: service },
+        },
+      );
+    assert.equal(
+      c.env!.some((e) => /REDIS|NATS/.test(e.name)),
+      false,
+    );
     assert.equal(job.spec!.backoffLimit, 6);
     assert.equal(job.spec!.template.metadata!.labels!["app.kubernetes.io/version"], "0.2.0");
   });

@@ -70,6 +70,7 @@ describe("specs/secrets", () => {
       "gaia-jwt",
       "gaia-internal-token",
       "gaia-postgres-credentials",
+      "gaia-postgres-roles",
       "gaia-redis-credentials",
       "gaia-nats-credentials",
       "gaia-nats-game-server",

@@ -88,15 +88,26 @@ describe("specs/services", () => {
     });
   });
 
-  it("wires managed datastores: the database password from the generated Secret, URLs to the in-namespace Services", () => {
+  it("wires managed datastores: each service as its own role and users, URLs to the in-namespace Services", () => {
     const env = envOf(build().deployments.get("gaia-kb"));
     assert.deepEqual(env.get("GAIA_POSTGRES_PASSWORD")?.valueFrom, {
-      secretKeyRef: { name: "gaia-postgres-credentials", key: "password" },
+      secretKeyRef: { name: "gaia-postgres-roles", key: "kb" },
     });
     assert.equal(
       env.get("DATABASE_URL")?.value,
-      "postgresql://gaia:$(GAIA_POSTGRES_PASSWORD)@gaia-postgres:5432/gaia",
+      "postgresql://gaia_kb:$(GAIA_POSTGRES_PASSWORD)@gaia-postgres:5432/gaia",
     );
+    for (const service of ["auth", "asset", "chat"]) {
+      const own = envOf(build().deployments.get(`gaia-${service}`));
+      assert.equal(own.get("GAIA_POSTGRES_PASSWORD")?.valueFrom?.secretKeyRef?.key, service);
+      assert.match(own.get("DATABASE_URL")?.value ?? "", new RegExp(`^postgresql://gaia_${service}:`));
+    }
+    for (const service of ["gateway", "web"]) {
+      // They keep no data: no password at all, and a URL that can open nothing.
+      const none = envOf(build().deployments.get(`gaia-${service}`));
+      assert.equal(none.has("GAIA_POSTGRES_PASSWORD"), false, service);
+      assert.equal(none.get("DATABASE_URL")?.value, "postgresql://gaia-postgres:5432/gaia", service);
+    }
     assert.deepEqual(env.get("GAIA_REDIS_PASSWORD")?.valueFrom, {
       secretKeyRef: { name: "gaia-redis-credentials", key: "kb" },
     });
