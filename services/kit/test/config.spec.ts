@@ -7,11 +7,15 @@ import { serviceUrl } from "../src/registry.ts";
 describe("config", () => {
   it("names the variable and what it expects when a value is bad", () => {
     assert.throws(
-      () => readEnv(platformEnv, { NATS_URL: "localhost:4222" }),
+      () => readEnv(platformEnv, { GAIA_AUTH_URL: "localhost:8001" }),
       (error: Error) =>
         error instanceof ConfigError &&
-        error.message ===
-          'NATS_URL: expected a nats:// or tls:// or ws:// or wss:// URL (got "localhost:4222")',
+        error.message === 'GAIA_AUTH_URL: expected a http:// or https:// URL (got "localhost:8001")',
+    );
+    // A URL that may carry a password is never echoed.
+    assert.throws(
+      () => readEnv(platformEnv, { NATS_URL: "user:secret@localhost:4222" }),
+      (error: Error) => error instanceof ConfigError && !error.message.includes("secret"),
     );
   });
 

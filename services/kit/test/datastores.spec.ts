@@ -75,7 +75,7 @@ describe("datastore credentials: redis", () => {
     const gateway = client(redis.urlFor("gateway"));
     await gateway.connect();
     assert.equal(await gateway.get("gaia:authn:abc"), null);
-    assert.equal(await gateway.incr("gaia:ratelimit:k"), 1);
+    assert.equal(await gateway.incrby("gaia:ratelimit:k", 1), 1);
     assert.match(await refusal(gateway.set("gaia:authn:abc", '{"userId":"admin"}')), /NOPERM/);
     assert.match(await refusal(gateway.del("gaia:authn:abc")), /NOPERM/);
     assert.match(await refusal(gateway.get("gaia:login:ip:1")), /NOPERM/);
