@@ -3,6 +3,9 @@ import { type StoppableServer, startNats, startRedis } from "../../../test/suppo
 import { rawRequest } from "../../../test/support/wire.ts";
 import { type Auth, type Gateway, startRealAuth, startTestGateway } from "./platform.ts";
 
+const post = (url: string, headers: Record<string, string>, body?: string | Buffer) =>
+  fetch(url, { method: "POST", headers, body });
+
 /** Requests refused below the routes, at the gateway and at a backend behind it: still the platform's JSON. */
 describe("gateway and auth: errors below the routes", function () {
   this.timeout(60_000);
@@ -49,4 +52,36 @@ describe("gateway and auth: errors below the routes", function () {
       }
     });
   }
+
+  describe("bodies that are not JSON", () => {
+    it("passes them through to the backend, whose 415 reaches the client", async () => {
+      const login = JSON.stringify({ email: "a@b.example", password: "irrelevant-here" });
+      const plain = await post(`${gateway.url}/api/v1/auth/login`, { "content-type": "text/plain" }, login);
+      assert.equal(plain.status, 415);
+      assert.match(((await plain.json()) as { detail: string }).detail, /application\/json/);
+      const utf16 = await post(
+        `${gateway.url}/api/v1/auth/register`,
+        { "content-type": "application/json; charset=utf-16le" },
+        Buffer.from(login, "utf16le"),
+      );
+      assert.equal(utf16.status, 415);
+    });
+
+    it("refuses them on the gateway's own JSON endpoint too", async () => {
+      const plain = await post(`${gateway.url}/calculator/add`, {}, '{"a":1,"b":2}');
+      assert.equal(plain.status, 415);
+      assert.match(((await plain.json()) as { detail: string }).detail, /application\/json/);
+      const json = await post(
+        `${gateway.url}/calculator/add`,
+        { "content-type": "application/json" },
+        '{"a":1,"b":2}',
+      );
+      assert.deepEqual(await json.json(), { result: 3 });
+    });
+
+    it("reads a request without a body as an empty object", async () => {
+      const empty = await post(`${gateway.url}/calculator/add`, {});
+      assert.deepEqual(await empty.json(), { result: 0 });
+    });
+  });
 });

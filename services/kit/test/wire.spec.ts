@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { rawRequest } from "../../../test/support/wire.ts";
 import { createApp } from "../src/http/app.ts";
+import { unsupportedBody } from "../src/http/body-type.ts";
 import { type Listening, listen, parserErrorAnswer } from "../src/http/serve.ts";
 import { createLogger } from "../src/log.ts";
 
@@ -76,13 +77,13 @@ describe("requests Node's HTTP parser refuses", () => {
   }
 
   it("leaves an answer already under way alone", async () => {
-    // Without a JSON content type the app answers before reading the body; the parser fails on it afterwards.
+    // Without a JSON content type the app refuses the body before reading it; the parser fails on it afterwards.
     const answer = await rawRequest(
       server.url,
       `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;${"x".repeat(20_000)}\r\n{}\r\n`,
     );
-    assert.equal(answer.status, 200);
-    assert.deepEqual(JSON.parse(answer.body), { body: null });
+    assert.equal(answer.status, 415);
+    assert.match((JSON.parse(answer.body) as { detail: string }).detail, /application\/json/);
   });
 
   it("keeps serving well-formed requests", async () => {
@@ -100,5 +101,73 @@ describe("requests Node's HTTP parser refuses", () => {
   it("answers a request whose headers never finished with 408", () => {
     const answer = parserErrorAnswer(Object.assign(new Error("slow"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }));
     assert.match(answer ?? "", /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  });
+});
+
+describe("request bodies that are not JSON", () => {
+  let server: Listening;
+
+  before(async () => {
+    const { app } = createApp({
+      name: "body-test",
+      log,
+      routes(app) {
+        app.post("/echo", (req, res) => res.json({ body: req.body ?? null }));
+      },
+    });
+    server = await listen(app, 0, log, "127.0.0.1");
+  });
+
+  after(() => server.close(1000));
+
+  const post = (headers: Record<string, string>, body?: string | Buffer) =>
+    fetch(`${server.url}/echo`, { method: "POST", headers, body });
+
+  const refused: [what: string, headers: Record<string, string>, body: string | Buffer][] = [
+    ["text/plain", { "content-type": "text/plain" }, '{"a":1}'],
+    ["fetch's default for a string (text/plain;charset=UTF-8)", {}, '{"a":1}'],
+    [
+      "UTF-16 JSON",
+      { "content-type": "application/json; charset=utf-16le" },
+      Buffer.from('{"a":1}', "utf16le"),
+    ],
+    ["a form", { "content-type": "application/x-www-form-urlencoded" }, "a=1"],
+    ["JSON under another media type", { "content-type": "application/vnd.api+json" }, '{"a":1}'],
+  ];
+  for (const [what, headers, body] of refused) {
+    it(`refuses ${what} with 415 naming application/json`, async () => {
+      const res = await post(headers, body);
+      assert.equal(res.status, 415);
+      const answer = (await res.json()) as { detail: string };
+      assert.match(answer.detail, /application\/json/);
+      assert.equal(res.headers.get("accept"), "application/json");
+    });
+  }
+
+  it("reads JSON, with or without charset=utf-8", async () => {
+    for (const type of [
+      "application/json",
+      "application/json; charset=utf-8",
+      'Application/JSON;charset="UTF-8"',
+    ]) {
+      const res = await post({ "content-type": type }, '{"a":1}');
+      assert.deepEqual(await res.json(), { body: { a: 1 } }, type);
+    }
+  });
+
+  it("needs no content type for a request without a body", async () => {
+    const res = await post({});
+    assert.equal(res.status, 200);
+    const typed = await post({ "content-type": "text/plain" }, "");
+    assert.equal(typed.status, 200, "an empty body of any type is no body");
+  });
+
+  it("treats a chunked body as a body", () => {
+    assert.equal(unsupportedBody({ "transfer-encoding": "chunked" })?.status, 415);
+    assert.equal(
+      unsupportedBody({ "transfer-encoding": "chunked", "content-type": "application/json" }),
+      undefined,
+    );
+    assert.equal(unsupportedBody({ "content-length": "0" }), undefined);
   });
 });

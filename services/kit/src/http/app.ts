@@ -11,6 +11,7 @@ import helmet from "helmet";
 import client from "prom-client";
 import { HttpError, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { requireJsonBody } from "./body-type.ts";
 
 export type HealthCheck = () => Promise<Record<string, unknown>> | Record<string, unknown>;
 export type ReadyCheck = () => Promise<boolean> | boolean;
@@ -158,6 +159,7 @@ export function createApp(options: AppOptions): GaiaApp {
   app.use(requestId);
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
   app.use(observe(metrics, log));
+  if (options.parseJson !== false) app.use(requireJsonBody);
   if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
 
   app.get("/health", async (_req, res) => {
