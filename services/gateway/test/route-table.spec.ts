@@ -222,6 +222,23 @@ describe("gateway route table", () => {
     });
   });
 
+  it("gives a path named by a row of its own that row's methods only, never a prefix's", () => {
+    assert.deepEqual(router.match("GET", "/api/v1/auth/login", true), {
+      kind: "method-not-allowed",
+      allow: ["POST"],
+    });
+    assert.deepEqual(router.match("OPTIONS", "/api/v0.2/chat/history", true), {
+      kind: "method-not-allowed",
+      allow: ["DELETE"],
+    });
+    assert.deepEqual(router.match("POST", "/api/v1/assets/a-1", true), {
+      kind: "method-not-allowed",
+      allow: ["GET", "HEAD"],
+    });
+    // Below such a path, the prefix still takes everything.
+    assert.equal(resolve("PUT", "/api/v1/auth/keys/k-1/label"), "auth /api/v1/auth/keys/k-1/label");
+  });
+
   it("accepts HEAD wherever GET is accepted", () => {
     assert.equal(resolve("HEAD", "/api/v1/models"), "chat /api/v1/models");
   });
