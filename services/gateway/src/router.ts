@@ -91,7 +91,7 @@ export function compileRoutes(routes: readonly Route[]): Router {
     match(method, rawPath, withCredentials) {
       const path = normalisePath(rawPath);
       let allow: Set<string> | undefined;
-      /** A row of its own names this path (not a prefix), with other methods. */
+      /** A row of its own names this path (literally or with an {id}, not as a prefix), with other methods. */
       let owned = false;
       const consider = (candidate: Compiled, params: Record<string, string>): Match | undefined => {
         if (candidate.route.whenCredentials && !withCredentials) return undefined;
@@ -113,7 +113,7 @@ export function compileRoutes(routes: readonly Route[]): Router {
         const found = consider(candidate, {});
         if (found) return found;
       }
-      for (const candidate of patterns) {
+      for (const candidate of owned ? [] : patterns) {
         // A path a row of its own names takes that row's methods only: a prefix above it never widens them.
         if (owned && candidate.greedy) break;
         if (!path.startsWith(candidate.prefix)) continue;

@@ -7,7 +7,7 @@ import type { LocalHandlerFn } from "./dispatch.ts";
 
 /** The few answers the gateway gives itself. */
 
-const calculatorInput = z.object({ a: z.number().default(0), b: z.number().default(0) });
+export const calculatorInput = z.object({ a: z.number().default(0), b: z.number().default(0) });
 
 async function readJson(req: Request, limit: number): Promise<unknown> {
   const unsupported = unsupportedBody(req.headers);
