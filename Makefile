@@ -8,6 +8,8 @@ DEPS := node_modules/.installed
 UNIT_AND_SERVICE_SPECS := 'services/**/test/**/*.spec.ts' 'operator/test/**/*.spec.ts' 'test/*.spec.ts'
 CONTROLPLANE_SPECS := 'test/controlplane/**/*.spec.ts' 'operator/test/integration/**/*.spec.ts' 'test/chart/**/*.spec.ts'
 IMAGE_SPECS := 'test/images/**/*.spec.ts'
+# Schemathesis against the platform's OpenAPI document; installs itself from PyPI into ~/.cache/gaia once.
+FUZZ_SPECS := 'test/fuzz/**/*.spec.ts'
 SHELL_SCRIPTS := $(wildcard .ci/run images/*.sh scripts/*.sh mesh/*.sh kind/*.sh kind/**/*.sh test/controlplane/*.sh)
 
 .PHONY: help install dev test test-fast lint format build clean
@@ -30,8 +32,8 @@ dev: $(DEPS) ## run the whole platform in one process on embedded defaults
 	@node --import tsx bin/gaia.ts dev
 
 test: $(DEPS) ## every test tier that runs on this machine (starts PostgreSQL, Redis, NATS, the control plane, podman images)
-	@echo "[test] unit, service, platform, control-plane and image tiers (servers start on private loopback ports)"
-	@mocha $(UNIT_AND_SERVICE_SPECS) $(CONTROLPLANE_SPECS) $(IMAGE_SPECS)
+	@echo "[test] unit, service, platform, fuzz, control-plane and image tiers (servers start on private loopback ports)"
+	@mocha $(UNIT_AND_SERVICE_SPECS) $(FUZZ_SPECS) $(CONTROLPLANE_SPECS) $(IMAGE_SPECS)
 	@echo "[test] done. Lint with 'make lint'; benchmarks are under bench/ (see bench/RESULTS.md)."
 
 test-fast: $(DEPS) ## unit and service tests only (no Kubernetes control plane)

@@ -1,41 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { freePort, sharedPostgres, startNats, startRedis } from "./support/servers.ts";
+import { gaia, type Platform, startPlatform } from "./support/cli.ts";
 
 /**
  * The platform tier: the real `gaia` CLI starts every service in one process on real PostgreSQL, Redis and
  * NATS, and a client drives it only through the gateway, as a game client would.
  */
-
-interface Cli {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function gaia(args: string[], env: Record<string, string>): Cli {
-  const child = spawn(process.execPath, ["--import", "tsx", "bin/gaia.ts", ...args], {
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitForOutput(cli: Cli, pattern: RegExp, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(cli.output())) {
-    if (cli.child.exitCode !== null) throw new Error(`gaia exited early:\n${cli.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${cli.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function sseEvents(res: Response): Promise<unknown[]> {
   const text = await res.text();
@@ -53,34 +24,18 @@ async function sseEvents(res: Response): Promise<unknown[]> {
 
 describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function () {
   this.timeout(120_000);
+  let platform: Platform;
   let dataDir: string;
   let env: Record<string, string>;
   let gateway: string;
-  let dev: Cli;
+  let dev: Platform["dev"];
 
   before(async () => {
-    const [postgres, redis, nats] = await Promise.all([sharedPostgres(), startRedis(), startNats()]);
-    dataDir = await mkdtemp(join(tmpdir(), "gaia-platform-"));
-    const ports = await Promise.all(
-      ["GATEWAY", "AUTH", "ASSET", "CHAT", "KB", "WEB"].map(async (n) => [n, await freePort()] as const),
-    );
-    env = {
-      GAIA_DATA_DIR: dataDir,
-      DATABASE_URL: await postgres.createDatabase(),
-      REDIS_URL: redis.url,
-      NATS_URL: nats.url,
-      ...Object.fromEntries(ports.map(([n, p]) => [`GAIA_${n}_PORT`, String(p)])),
-      GAIA_METRICS_PORT: String(await freePort()),
-    };
-    gateway = `http://127.0.0.1:${env.GAIA_GATEWAY_PORT}`;
-    dev = gaia(["dev"], env);
-    await waitForOutput(dev, /Ctrl-C stops everything/, 90_000);
+    platform = await startPlatform();
+    ({ dataDir, env, gateway, dev } = platform);
   });
 
-  after(async () => {
-    if (dev && dev.child.exitCode === null) dev.child.kill("SIGKILL");
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => platform?.stop());
 
   it("says which step it is on and what to do next", () => {
     const out = dev.output();

@@ -6,10 +6,6 @@ import argon2 from "argon2";
  */
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export const PASSWORD_MIN_LENGTH = 8;
-/** argon2 accepts any length; a cap keeps one request from hashing megabytes. */
-export const PASSWORD_MAX_LENGTH = 256;
-
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, OPTIONS);
 }

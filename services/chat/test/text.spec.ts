@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { unstorable } from "@gaia/kit";
+import * as contracts from "@gaia/kit/contracts/chat";
 import {
   assertAnyTextIsAnswered,
   assertEveryTextFieldCovered,
   schemasOf,
   type TextCase,
 } from "../../../test/support/text.ts";
-import * as chatRoutes from "../src/routes/chat.ts";
-import * as completions from "../src/routes/completions.ts";
 import * as conversations from "../src/routes/conversations.ts";
 import * as http from "../src/routes/http.ts";
-import * as personas from "../src/routes/personas.ts";
 import * as usage from "../src/routes/usage.ts";
 import { type ChatPlatform, startChatPlatform, type TestUser } from "./support/platform.ts";
 
@@ -21,23 +19,21 @@ const prefixed = (prefix: string, module: Record<string, unknown>) =>
     Object.entries(schemasOf(module)).map(([name, schema]) => [`${prefix}.${name}`, schema]),
   );
 
-/** Every request schema of chat, by module; `optionalId` is a field type the others are made of, not a request. */
+/** Every request schema of chat (the public bodies live in the kit); `optionalId` is a field type, not a request. */
 function requestSchemas() {
-  const { "http.optionalId": _field, ...pages } = prefixed("http", http);
+  const { "contracts.optionalId": _field, ...bodies } = prefixed("contracts", contracts);
   return {
-    ...prefixed("chat", chatRoutes),
-    ...prefixed("completions", completions),
+    ...bodies,
     ...prefixed("conversations", conversations),
-    ...prefixed("personas", personas),
     ...prefixed("usage", usage),
-    ...pages,
+    ...prefixed("http", http),
   };
 }
 
 function cases(ids: { conversation: string; persona: string }): TextCase[] {
   return [
     {
-      schema: "chat.chatBody",
+      schema: "contracts.chatBody",
       method: "POST",
       path: "/api/v1/chat",
       body: () => ({
@@ -49,7 +45,7 @@ function cases(ids: { conversation: string; persona: string }): TextCase[] {
       }),
     },
     {
-      schema: "completions.completionRequest",
+      schema: "contracts.completionRequest",
       method: "POST",
       path: "/api/v1/chat/completions",
       body: () => ({
@@ -76,7 +72,7 @@ function cases(ids: { conversation: string; persona: string }): TextCase[] {
       }),
     },
     {
-      schema: "completions.completionRequest",
+      schema: "contracts.completionRequest",
       method: "POST",
       path: "/api/v1/chat/completions",
       body: () => ({
@@ -87,19 +83,19 @@ function cases(ids: { conversation: string; persona: string }): TextCase[] {
       }),
     },
     {
-      schema: "conversations.createBody",
+      schema: "contracts.createConversationBody",
       method: "POST",
       path: "/api/v1/conversations",
       body: () => ({ title: "a title", persona_id: ids.persona }),
     },
     {
-      schema: "conversations.updateBody",
+      schema: "contracts.updateConversationBody",
       method: "PATCH",
       path: `/api/v0.3/conversations/${ids.conversation}`,
       body: () => ({ title: "renamed", persona_id: ids.persona }),
     },
     {
-      schema: "conversations.addMessageBody",
+      schema: "contracts.addMessageBody",
       method: "POST",
       path: `/api/v1/conversations/${ids.conversation}/messages`,
       body: () => ({ role: "user", content: "a note" }),
@@ -118,13 +114,13 @@ function cases(ids: { conversation: string; persona: string }): TextCase[] {
       query: { limit: "5", offset: "0" },
     },
     {
-      schema: "personas.createBody",
+      schema: "contracts.createPersonaBody",
       method: "POST",
       path: "/api/v1/chat/personas",
       body: () => ({ name: "Bard", description: "sings", system_prompt: "You sing.", builtin: false }),
     },
     {
-      schema: "personas.updateBody",
+      schema: "contracts.updatePersonaBody",
       method: "PUT",
       path: `/api/v0.2/personas/${ids.persona}`,
       body: () => ({ name: "Bard", description: "sings", system_prompt: "You sing." }),

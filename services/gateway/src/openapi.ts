@@ -1,9 +1,25 @@
-import { PERMISSIONS, ROLES } from "@gaia/kit";
+import { ROLES } from "@gaia/kit";
+import {
+  createKeyBody,
+  loginBody,
+  logoutBody,
+  refreshBody,
+  registerBody,
+  updateUserBody,
+} from "@gaia/kit/contracts/auth";
+import {
+  chatBody,
+  completionRequest,
+  createConversationBody,
+  createPersonaBody,
+} from "@gaia/kit/contracts/chat";
+import { z } from "zod";
 import type { Method, Route, SchemaName } from "./route-table.ts";
+import { calculatorInput } from "./routes/local.ts";
 
 /**
- * The OpenAPI 3.1 document of the public API, made from the route table (paths, methods, security, limits)
- * and the few request and response shapes every client needs. Built once at start-up.
+ * The OpenAPI 3.1 document of the public API, made from the route table (paths, methods, security, limits,
+ * statuses) and the request validators the services themselves parse with. Built once at start-up.
  */
 
 type Json = Record<string, unknown>;
@@ -17,43 +33,84 @@ const object = (properties: Json, required: string[] = [], extra: Json = {}): Js
 const string = (extra: Json = {}): Json => ({ type: "string", ...extra });
 const open = (description: string): Json => ({ type: "object", additionalProperties: true, description });
 
-const REQUEST_SCHEMAS: Record<SchemaName, Json> = {
-  ChatRequest: object(
-    {
-      message: string(),
-      conversation_id: string(),
-      persona_id: string(),
-      model: string(),
-      stream: { type: "boolean", description: "Answer as Server-Sent Events" },
-    },
-    ["message"],
-  ),
-  ChatCompletionRequest: object(
-    {
-      model: string(),
-      messages: {
-        type: "array",
-        items: object({ role: string(), content: { type: ["string", "array"] } }, ["role", "content"]),
-      },
-      stream: { type: "boolean" },
-    },
-    ["model", "messages"],
-    { additionalProperties: true, description: "OpenAI chat.completions request" },
-  ),
-  Credentials: object({ email: string({ format: "email" }), password: string() }, ["email", "password"]),
-  RefreshRequest: object({ refresh_token: string() }, ["refresh_token"]),
-  ApiKeyRequest: object(
-    {
-      name: string(),
-      permissions: { type: "array", items: { enum: [...PERMISSIONS] } },
-      expires_at: string({ format: "date-time" }),
-    },
-    ["name"],
-  ),
-  UserUpdate: object({ role: { enum: [...ROLES] }, disabled: { type: "boolean" } }),
+/** The validator behind each request body; the services this release lacks have none yet. */
+const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
+  ChatRequest: chatBody,
+  ChatCompletionRequest: completionRequest,
+  ConversationRequest: createConversationBody,
+  PersonaRequest: createPersonaBody,
+  RegisterRequest: registerBody,
+  LoginRequest: loginBody,
+  RefreshRequest: refreshBody,
+  LogoutRequest: logoutBody,
+  ApiKeyRequest: createKeyBody,
+  UserUpdate: updateUserBody,
+  AssetRequest: undefined,
+  KbRequest: undefined,
+  CalculatorRequest: calculatorInput,
+};
+const PLANNED: Partial<Record<SchemaName, Json>> = {
   AssetRequest: open("What to generate: prompt, asset type and provider preferences"),
   KbRequest: open("The KB operation's arguments (path, query, content, ...)"),
-  CalculatorRequest: object({ a: { type: "number" }, b: { type: "number" } }),
+};
+
+/** What a client may send, as the validator reads it (defaults and optional fields included). */
+function requestSchema(name: SchemaName): Json {
+  const validator = VALIDATORS[name];
+  if (!validator) return PLANNED[name]!;
+  const { $schema: _, ...schema } = z.toJSONSchema(validator, { io: "input", unrepresentable: "any" });
+  return schema;
+}
+
+/** A body may be left out where the validator takes {} (the kit reads a request without a body as {}). */
+const bodyOptional = (name: SchemaName) => VALIDATORS[name]?.safeParse({}).success ?? false;
+
+/** One event of any chat stream: OpenAI chunks (v1, v0.2, completions), clean events (v0.3, scenarios). */
+const STREAM_PAYLOAD: Json = {
+  anyOf: [
+    object(
+      {
+        object: { const: "chat.completion.chunk" },
+        id: string(),
+        model: string(),
+        choices: { type: "array", items: object({ index: { type: "integer" }, delta: { type: "object" } }) },
+      },
+      ["object", "id", "choices"],
+    ),
+    object(
+      {
+        type: { enum: ["metadata", "content", "agent_start", "agent_end", "done", "error", "world_update"] },
+        content: string(),
+        detail: string(),
+        conversation_id: string(),
+      },
+      ["type"],
+    ),
+    object({ error: object({ message: string() }, ["message"]), detail: string() }, ["error", "detail"]),
+  ],
+};
+const STREAM_EVENT: Json = {
+  description:
+    "A Server-Sent Event. `data` is JSON, or `[DONE]` last in the OpenAI formats; a world update is the " +
+    "event `world_update` (v1, v0.2, any JSON) or an event of type world_update (v0.3).",
+  anyOf: [
+    object(
+      {
+        event: { const: "message" },
+        data: {
+          anyOf: [
+            { const: "[DONE]" },
+            string({ contentMediaType: "application/json", contentSchema: STREAM_PAYLOAD }),
+          ],
+        },
+      },
+      ["data"],
+    ),
+    object({ event: { const: "world_update" }, data: string({ contentMediaType: "application/json" }) }, [
+      "event",
+      "data",
+    ]),
+  ],
 };
 
 const RESPONSE_SCHEMAS: Record<string, Json> = {
@@ -89,11 +146,13 @@ const RESPONSE_SCHEMAS: Record<string, Json> = {
     ["id", "key", "prefix", "name", "permissions"],
   ),
   ChatResponse: object({ response: string(), conversation_id: string() }, [], { additionalProperties: true }),
+  StreamEvent: STREAM_EVENT,
 };
 
 /** Which answer schema a path has, where the contract fixes one. */
 const RESPONSES_BY_PATH: Record<string, string> = {
   "/health": "Health",
+  "/api/v1/auth/register": "TokenResponse",
   "/api/v1/auth/login": "TokenResponse",
   "/api/v1/auth/refresh": "TokenResponse",
   "POST /api/v1/auth/keys": "ApiKeyCreated",
@@ -110,22 +169,46 @@ const error = (description: string, headers?: Json) => ({
   content: { "application/json": { schema: ref("Error") } },
 });
 
-/** The error answers, described once and referred to by every operation. */
+/** The error answers, described once and referred to by every operation, by status. */
 const ERROR_RESPONSES: Record<string, Json> = {
+  BadRequest: error("Malformed request: not JSON, or a value the service refuses"),
   Unauthorized: error("No valid credential"),
   Forbidden: error("Not permitted"),
   NotFound: error("Not found"),
+  MethodNotAllowed: error("This path does not take this method", {
+    Allow: { description: "The methods it takes", schema: { type: "string" } },
+  }),
+  Conflict: error("In conflict with the current state"),
   TooLarge: error("Request body too large"),
+  UnsupportedMediaType: error("The request body is not application/json in UTF-8", {
+    Accept: { description: "The media type accepted", schema: { const: "application/json" } },
+  }),
+  Unprocessable: error("A field is invalid; `errors` names each"),
   RateLimited: error("Rate limited", {
     "RateLimit-Limit": header("Requests allowed in the window"),
     "RateLimit-Remaining": header("Requests left in the window"),
     "RateLimit-Reset": header("Seconds until the window starts over"),
     "Retry-After": header("Seconds to wait"),
   }),
-  Unavailable: error("The backend service is unavailable"),
-  Timeout: error("The backend service did not answer in time"),
+  BadGateway: error("A backend service or the model provider failed"),
+  Unavailable: error("A backend service is unavailable"),
+  Timeout: error("A backend service or the model provider did not answer in time"),
 };
-const errorRef = (name: keyof typeof ERROR_RESPONSES) => ({ $ref: `#/components/responses/${name}` });
+const ERROR_BY_STATUS: Record<number, keyof typeof ERROR_RESPONSES> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  409: "Conflict",
+  413: "TooLarge",
+  415: "UnsupportedMediaType",
+  422: "Unprocessable",
+  429: "RateLimited",
+  502: "BadGateway",
+  503: "Unavailable",
+  504: "Timeout",
+};
 
 const WITH_BODY = new Set<Method>(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -139,9 +222,32 @@ export function operationId(method: Method, path: string): string {
   return [method.toLowerCase(), ...(words.length ? words : ["root"])].join("_");
 }
 
+/** Every status an operation answers, from the row's terms and its own additions. */
+export function statusesOf(route: Route, method: Method): number[] {
+  const prefix = route.path.includes("+}");
+  const codes = new Set<number>(route.statuses);
+  if (route.empty) codes.add(204);
+  else if (route.created && method === "POST") codes.add(201);
+  else codes.add(200);
+  // A prefix forwards to endpoints of its backend's own, which may create, validate or not exist; a path
+  // below it that a row of its own names takes only that row's methods.
+  if (prefix) {
+    if (method === "POST") codes.add(201);
+    for (const status of [404, 405, 422]) codes.add(status);
+  }
+  if (WITH_BODY.has(method) && route.bodyLimit > 0) for (const status of [400, 413, 415]) codes.add(status);
+  if (route.body && WITH_BODY.has(method)) codes.add(422);
+  if (route.path.includes("{")) codes.add(404);
+  // The credential is checked with auth, which may fail or be unreachable.
+  if (route.auth !== "none") for (const status of [401, 502, 503]) codes.add(status);
+  if (typeof route.to === "string") for (const status of [403, 502, 503, 504]) codes.add(status);
+  if (route.rateLimited) codes.add(429);
+  return [...codes].sort((a, b) => a - b);
+}
+
 function operation(route: Route, method: Method): Json {
-  const security =
-    route.auth === "none" ? [] : [{ apiKey: [] }, { bearer: [] }, ...(route.auth === "optional" ? [{}] : [])];
+  const optional = route.auth === "optional" || route.whenCredentials;
+  const security = route.auth === "none" ? [] : [{ apiKey: [] }, { bearer: [] }, ...(optional ? [{}] : [])];
   const params = [...route.path.matchAll(/\{(\w+)(\+?)\}/g)].map(([, name, greedy]) => ({
     name,
     in: "path",
@@ -150,32 +256,39 @@ function operation(route: Route, method: Method): Json {
     ...(greedy ? { description: "One or more path segments" } : {}),
   }));
   const answer = RESPONSES_BY_PATH[`${method} ${route.path}`] ?? RESPONSES_BY_PATH[route.path];
-  const ok: Json = {
-    description: "Success",
+  const success = (description: string): Json => ({
+    description,
     content: {
       "application/json": { schema: answer ? ref(answer) : {} },
-      ...(route.streams ? { "text/event-stream": { schema: string() } } : {}),
+      ...(route.streams ? { "text/event-stream": { schema: ref("StreamEvent") } } : {}),
     },
-  };
-  const backend = typeof route.to === "string";
-  const responses: Json = { "200": ok };
-  if (route.auth !== "none") responses["401"] = errorRef("Unauthorized");
-  if (backend) responses["403"] = errorRef("Forbidden");
-  if (params.length) responses["404"] = errorRef("NotFound");
-  if (WITH_BODY.has(method) && route.bodyLimit > 0) responses["413"] = errorRef("TooLarge");
-  if (route.rateLimited) responses["429"] = errorRef("RateLimited");
-  if (backend) {
-    responses["503"] = errorRef("Unavailable");
-    responses["504"] = errorRef("Timeout");
+  });
+  const responses: Json = {};
+  for (const status of statusesOf(route, method)) {
+    responses[status] =
+      status === 200
+        ? success("Success")
+        : status === 201
+          ? success("Created")
+          : status === 204
+            ? { description: "Done; no content" }
+            : { $ref: `#/components/responses/${ERROR_BY_STATUS[status]}` };
   }
+  const body = route.body && WITH_BODY.has(method) ? route.body : undefined;
   return {
     tags: [route.tag],
     summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
     operationId: operationId(method, route.path),
     security,
     ...(params.length ? { parameters: params } : {}),
-    ...(route.body && WITH_BODY.has(method)
-      ? { requestBody: { required: true, content: { "application/json": { schema: ref(route.body) } } } }
+    ...(body
+      ? {
+          requestBody: {
+            required: !bodyOptional(body),
+            content: { "application/json": { schema: ref(body) } },
+          },
+        }
       : {}),
     responses,
   };
@@ -190,6 +303,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Json
     // Two rows may share a path (GET / for API clients and for browsers): the first describes it.
     for (const method of route.methods) item[method.toLowerCase()] ??= operation(route, method);
   }
+  const bodies = [...new Set(routes.flatMap((r) => (r.body ? [r.body] : [])))];
   return {
     openapi: "3.1.0",
     info: {
@@ -197,7 +311,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Json
       version,
       description:
         "The Gaia platform's public API: chat with LLMs, asset generation and a Git-backed knowledge base. " +
-        'Errors are JSON {"detail": "..."}; every answer carries X-Request-Id.',
+        'Errors are JSON {"detail": "..."}; every answer carries X-Request-Id. A method a path does not take ' +
+        "answers 405 with the methods it takes in Allow.",
     },
     servers: [{ url: "/" }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
@@ -211,7 +326,10 @@ export function openApiDocument(routes: readonly Route[], version: string): Json
           description: "A JWT, or an API key (gaia_...) as OpenAI SDKs send it",
         },
       },
-      schemas: { ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS },
+      schemas: {
+        ...Object.fromEntries(bodies.map((name) => [name, requestSchema(name)])),
+        ...RESPONSE_SCHEMAS,
+      },
       responses: ERROR_RESPONSES,
     },
   };

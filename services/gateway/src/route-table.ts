@@ -24,8 +24,12 @@ export type LocalHandler = "health" | "openapi" | "root" | "calculator";
 export type SchemaName =
   | "ChatRequest"
   | "ChatCompletionRequest"
-  | "Credentials"
+  | "ConversationRequest"
+  | "PersonaRequest"
+  | "RegisterRequest"
+  | "LoginRequest"
   | "RefreshRequest"
+  | "LogoutRequest"
   | "ApiKeyRequest"
   | "UserUpdate"
   | "AssetRequest"
@@ -52,7 +56,19 @@ export interface Route {
   body?: SchemaName;
   /** The answer may be a text/event-stream. */
   streams?: true;
+  /** A POST answers 201 Created; `empty`: the answer is 204 No Content. */
+  created?: true;
+  empty?: true;
+  /** Statuses this row answers beyond those its terms imply (see openapi.ts). */
+  statuses?: readonly number[];
+  /** Said in the OpenAPI document under the summary. */
+  description?: string;
 }
+
+/** Backends the first platform had and this release does not include yet: the gateway answers 503 for them. */
+const notYet = (service: string) =>
+  `Answered by the ${service} service, which this release does not include yet: until it runs, the gateway ` +
+  "answers 503.";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -84,6 +100,8 @@ const chatCall: Base = {
   bodyLimit: CHAT,
   body: "ChatRequest",
   streams: true,
+  // A blank message; a conversation or persona not found; a model not available here; the provider failing.
+  statuses: [400, 404, 422, 502, 504],
 };
 const assetRoute: Base = {
   to: "asset",
@@ -92,6 +110,7 @@ const assetRoute: Base = {
   bodyLimit: DEFAULT,
   rateLimited: true,
   tag: "Assets",
+  description: notYet("asset"),
 };
 const kbRoute: Base = {
   to: "kb",
@@ -101,6 +120,7 @@ const kbRoute: Base = {
   rateLimited: true,
   tag: "Knowledge base",
   body: "KbRequest",
+  description: notYet("KB"),
 };
 const webPage: Base = {
   to: "web",
@@ -109,6 +129,7 @@ const webPage: Base = {
   bodyLimit: DEFAULT,
   rateLimited: false,
   tag: "Web UI",
+  description: notYet("web"),
 };
 
 const route = (
@@ -124,6 +145,8 @@ const route = (
   path,
   summary,
 });
+const conversations: Partial<Base> = { body: "ConversationRequest", created: true, statuses: [404] };
+const personas: Partial<Base> = { body: "PersonaRequest", created: true };
 const GET = ["GET"] as const;
 const POST = ["POST"] as const;
 const DELETE = ["DELETE"] as const;
@@ -189,6 +212,8 @@ export const ROUTES: readonly Route[] = [
     whenCredentials: true,
     tag: "Gateway",
     summary: "API versions (with a credential; without one, the web UI's home page)",
+    description: `Without a credential this is the web UI's home page. ${notYet("web")}`,
+    statuses: [503],
   },
   {
     methods: POST,
@@ -206,32 +231,48 @@ export const ROUTES: readonly Route[] = [
   // Auth: sign-up and sign-in are public; the rest carries the caller.
   route(POST, "/api/v1/auth/register", "Register with email and password", authRoute, {
     auth: "none",
-    body: "Credentials",
+    body: "RegisterRequest",
+    created: true,
+    statuses: [409],
   }),
   route(POST, "/api/v1/auth/login", "Log in; answers access and refresh tokens", authRoute, {
     auth: "none",
-    body: "Credentials",
+    body: "LoginRequest",
+    statuses: [401, 403],
   }),
   route(POST, "/api/v1/auth/refresh", "Exchange a refresh token for new tokens", authRoute, {
     auth: "none",
     body: "RefreshRequest",
+    statuses: [401, 403],
   }),
   route(POST, "/api/v1/auth/logout", "Log out (revokes the refresh token)", authRoute, {
     auth: "optional",
-    body: "RefreshRequest",
+    body: "LogoutRequest",
+    empty: true,
   }),
   route(POST, "/api/v1/auth/validate", "Validate a JWT or API key", authRoute, { auth: "optional" }),
-  route(POST, "/api/v1/auth/confirm", "Confirm an email address", authRoute, { auth: "optional" }),
+  // The first platform's email confirmation: this auth service signs users in without it.
+  route(POST, "/api/v1/auth/confirm", "Confirm an email address", authRoute, {
+    auth: "optional",
+    description: "Not offered by this release's auth service: answers 404.",
+    statuses: [404],
+  }),
   route(POST, "/api/v1/auth/resend-verification", "Resend the verification email", authRoute, {
     auth: "optional",
+    description: "Not offered by this release's auth service: answers 404.",
+    statuses: [404],
   }),
   route(GET, "/api/v1/auth/me", "The caller", authRoute),
   route(GET, "/api/v1/auth/keys", "The caller's API keys", authRoute),
-  route(POST, "/api/v1/auth/keys", "Create an API key (shown once)", authRoute, { body: "ApiKeyRequest" }),
-  route(DELETE, "/api/v1/auth/keys/{id}", "Revoke an API key", authRoute),
-  route(GET, "/api/v1/auth/users", "Users (admin)", authRoute),
+  route(POST, "/api/v1/auth/keys", "Create an API key (shown once)", authRoute, {
+    body: "ApiKeyRequest",
+    created: true,
+  }),
+  route(DELETE, "/api/v1/auth/keys/{id}", "Revoke an API key", authRoute, { empty: true }),
+  route(GET, "/api/v1/auth/users", "Users (admin)", authRoute, { statuses: [422] }),
   route(["PATCH"], "/api/v1/auth/users/{id}", "Change a user's role or disable them (admin)", authRoute, {
     body: "UserUpdate",
+    statuses: [409],
   }),
   route(ANY, "/api/v1/auth/{path+}", "Other auth endpoints", authRoute, { auth: "optional" }),
 
@@ -239,14 +280,15 @@ export const ROUTES: readonly Route[] = [
   route(POST, "/api/v1/chat", "Unified chat; `stream: true` answers SSE", chatCall),
   route(POST, "/api/v1/chat/completions", "OpenAI-compatible chat completions", chatCall, {
     body: "ChatCompletionRequest",
+    statuses: [422, 502, 504],
   }),
   route(GET, "/api/v1/models", "OpenAI-compatible model list", chatRoute),
   route(GET, "/api/v1/models/{model}", "OpenAI-compatible model", chatRoute),
   route(GET, "/api/v1/chat/status", "Chat history status", chatRoute),
   route(DELETE, "/api/v1/chat/history", "Clear chat history", chatRoute),
   route(POST, "/api/v1/chat/reload-prompt", "Reload the system prompt", chatRoute),
-  route(["GET", "POST"], "/api/v1/chat/personas", "List or create personas", chatRoute),
-  route(ANY, "/api/v1/chat/personas/{path+}", "A persona", chatRoute),
+  route(["GET", "POST"], "/api/v1/chat/personas", "List or create personas", chatRoute, personas),
+  route(ANY, "/api/v1/chat/personas/{path+}", "A persona", chatRoute, { statuses: [409] }),
   ...SCENARIOS.map((name) => route(POST, `/api/v1/chat/${name}`, `Multi-agent scenario: ${name}`, chatCall)),
   ...CHAT_VARIANTS.map((name) =>
     route(POST, `/api/v1/chat/${name}`, `Experimental variant, answered by the unified chat`, chatCall, {
@@ -259,7 +301,7 @@ export const ROUTES: readonly Route[] = [
     }),
   ),
   route(ANY, "/api/v1/chat/{path+}", "Other chat endpoints (the scenario list, ...)", chatRoute),
-  route(["GET", "POST"], "/api/v1/conversations", "List or create conversations", chatRoute),
+  route(["GET", "POST"], "/api/v1/conversations", "List or create conversations", chatRoute, conversations),
   route(ANY, "/api/v1/conversations/{path+}", "A conversation and its messages", chatRoute),
 
   // Chat, v0.2.
@@ -275,8 +317,8 @@ export const ROUTES: readonly Route[] = [
   route(GET, "/api/v0.2/providers/{path+}", "A provider, its models, health and stats", chatRoute),
   route(GET, "/api/v0.2/models", "LLM models", chatRoute),
   route(GET, "/api/v0.2/models/{path+}", "A model", chatRoute),
-  route(["GET", "POST"], "/api/v0.2/personas", "List or create personas", chatRoute),
-  route(ANY, "/api/v0.2/personas/{path+}", "A persona; current; set", chatRoute),
+  route(["GET", "POST"], "/api/v0.2/personas", "List or create personas", chatRoute, personas),
+  route(ANY, "/api/v0.2/personas/{path+}", "A persona; current; set", chatRoute, { statuses: [409] }),
   route(ANY, "/api/v0.2/usage/{path+}", "Usage: current, history, log, limits, billing", chatRoute),
   route(
     ANY,
@@ -287,7 +329,7 @@ export const ROUTES: readonly Route[] = [
 
   // Chat, v0.3 (the clean interface).
   route(POST, "/api/v0.3/chat", "v0.3 chat (clean format)", chatCall),
-  route(["GET", "POST"], "/api/v0.3/conversations", "List or create conversations", chatRoute),
+  route(["GET", "POST"], "/api/v0.3/conversations", "List or create conversations", chatRoute, conversations),
   route(ANY, "/api/v0.3/conversations/{path+}", "A conversation", chatRoute),
 
   // Assets.
@@ -298,8 +340,7 @@ export const ROUTES: readonly Route[] = [
     body: "AssetRequest",
   }),
   route(GET, "/api/v1/assets/test", "Asset service test endpoint", assetRoute, { auth: "optional" }),
-  route(GET, "/api/v1/assets/{id}", "An asset", assetRoute),
-  route(ANY, "/api/v1/assets/{path+}", "Other asset endpoints (jobs, files)", assetRoute, {
+  route(ANY, "/api/v1/assets/{path+}", "An asset, its files and jobs", assetRoute, {
     timeout: "long",
   }),
   route(ANY, "/api/v0.2/assets/pricing/{path+}", "Asset pricing, analytics and cost estimates", assetRoute),

@@ -17,6 +17,8 @@ interface Compiled {
   /** The literal start of a parameterised path: a cheap test before the regular expression. */
   prefix: string;
   names: string[];
+  /** Ends in a {name+} prefix. */
+  greedy: boolean;
 }
 
 const PARAM = /^\{(\w+)(\+?)\}$/;
@@ -25,7 +27,8 @@ function compile(route: Route): Compiled {
   const names: string[] = [];
   const methods = new Set<string>(route.methods);
   if (methods.has("GET")) methods.add("HEAD");
-  if (!route.path.includes("{")) return { route, methods, names, prefix: route.path };
+  const greedy = route.path.includes("+}");
+  if (!route.path.includes("{")) return { route, methods, names, prefix: route.path, greedy };
   const segments = route.path.split("/").slice(1);
   const source = segments
     .map((segment, i) => {
@@ -42,15 +45,14 @@ function compile(route: Route): Compiled {
     })
     .join("");
   const prefix = route.path.slice(0, route.path.indexOf("{"));
-  return { route, methods, names, prefix, regex: new RegExp(`^${source}$`) };
+  return { route, methods, names, prefix, greedy, regex: new RegExp(`^${source}$`) };
 }
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Fewer parameters first; among prefixes, the longest literal part first. */
 function specificity(a: Compiled, b: Compiled): number {
-  const greedy = (c: Compiled) => (c.route.path.includes("+}") ? 1 : 0);
-  if (greedy(a) !== greedy(b)) return greedy(a) - greedy(b);
+  if (a.greedy !== b.greedy) return a.greedy ? 1 : -1;
   if (a.names.length !== b.names.length) return a.names.length - b.names.length;
   return b.route.path.length - a.route.path.length;
 }
@@ -89,9 +91,12 @@ export function compileRoutes(routes: readonly Route[]): Router {
     match(method, rawPath, withCredentials) {
       const path = normalisePath(rawPath);
       let allow: Set<string> | undefined;
+      /** A row of its own names this path (literally or with an {id}, not as a prefix), with other methods. */
+      let owned = false;
       const consider = (candidate: Compiled, params: Record<string, string>): Match | undefined => {
         if (candidate.route.whenCredentials && !withCredentials) return undefined;
         if (!candidate.methods.has(method)) {
+          owned ||= !candidate.greedy;
           allow ??= new Set();
           for (const m of candidate.methods) allow.add(m);
           return undefined;
@@ -108,7 +113,9 @@ export function compileRoutes(routes: readonly Route[]): Router {
         const found = consider(candidate, {});
         if (found) return found;
       }
-      for (const candidate of patterns) {
+      for (const candidate of owned ? [] : patterns) {
+        // A path a row of its own names takes that row's methods only: a prefix above it never widens them.
+        if (owned && candidate.greedy) break;
         if (!path.startsWith(candidate.prefix)) continue;
         const m = candidate.regex!.exec(path);
         if (!m) continue;

@@ -222,16 +222,38 @@ describe("gateway route table", () => {
     });
   });
 
+  it("gives a path named by a row of its own that row's methods only, never a prefix's", () => {
+    assert.deepEqual(router.match("GET", "/api/v1/auth/login", true), {
+      kind: "method-not-allowed",
+      allow: ["POST"],
+    });
+    assert.deepEqual(router.match("OPTIONS", "/api/v0.2/chat/history", true), {
+      kind: "method-not-allowed",
+      allow: ["DELETE"],
+    });
+    assert.deepEqual(router.match("POST", "/api/v1/auth/keys/k-1", true), {
+      kind: "method-not-allowed",
+      allow: ["DELETE"],
+    });
+    // Nor a parameter's: a literal path owns its methods.
+    assert.deepEqual(router.match("GET", "/api/v1/assets/generate", true), {
+      kind: "method-not-allowed",
+      allow: ["POST"],
+    });
+    // Below such a path, the prefix still takes everything.
+    assert.equal(resolve("PUT", "/api/v1/auth/keys/k-1/label"), "auth /api/v1/auth/keys/k-1/label");
+  });
+
   it("accepts HEAD wherever GET is accepted", () => {
     assert.equal(resolve("HEAD", "/api/v1/models"), "chat /api/v1/models");
   });
 
   it("prefers a literal path over a parameter, and a parameter over a prefix", () => {
     assert.equal(resolve("GET", "/api/v1/assets/test"), "asset /api/v1/assets/test");
-    const one = router.match("GET", "/api/v1/assets/a-1", true);
-    assert.ok(one.kind === "route" && one.route.path === "/api/v1/assets/{id}");
-    const deep = router.match("GET", "/api/v1/assets/a-1/file", true);
-    assert.ok(deep.kind === "route" && deep.route.path === "/api/v1/assets/{path+}");
+    const one = router.match("DELETE", "/api/v1/auth/keys/k-1", true);
+    assert.ok(one.kind === "route" && one.route.path === "/api/v1/auth/keys/{id}");
+    const deep = router.match("DELETE", "/api/v1/auth/keys/k-1/x", true);
+    assert.ok(deep.kind === "route" && deep.route.path === "/api/v1/auth/{path+}");
   });
 
   describe("terms per route", () => {

@@ -1,7 +1,8 @@
 import { type IdentityVerifier, identityOf, notFound, parseInput, requireIdentity } from "@gaia/kit";
+import { createKeyBody } from "@gaia/kit/contracts/auth";
 import { Router } from "express";
 import type { KeyManager } from "../keys.ts";
-import { createKeyBody, uuid } from "./schemas.ts";
+import { uuid } from "./schemas.ts";
 import { clientIp } from "./sessions.ts";
 
 export function keyRoutes(deps: { keys: KeyManager; verifyIdentity: IdentityVerifier }): Router {

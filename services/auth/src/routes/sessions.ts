@@ -1,9 +1,9 @@
 import { type IdentityVerifier, identityOf, notFound, parseInput, requireIdentity } from "@gaia/kit";
+import { loginBody, logoutBody, refreshBody, registerBody } from "@gaia/kit/contracts/auth";
 import type { Db } from "@gaia/kit/db/client";
 import { type Request, Router } from "express";
 import { findUserById } from "../repo/users.ts";
 import type { Sessions } from "../sessions.ts";
-import { loginBody, logoutBody, refreshBody, registerBody } from "./schemas.ts";
 
 /** The client's address: as the gateway vouched for it (clientAddress in main.ts), else this hop's peer. */
 export const clientIp = (req: Request): string =>

@@ -6,9 +6,10 @@ import {
   requireIdentity,
   requirePermission,
 } from "@gaia/kit";
+import { updateUserBody } from "@gaia/kit/contracts/auth";
 import { Router } from "express";
 import type { UserAdmin } from "../admin.ts";
-import { updateUserBody, usersQuery, uuid } from "./schemas.ts";
+import { usersQuery, uuid } from "./schemas.ts";
 import { clientIp } from "./sessions.ts";
 
 /** Admin only: the admin:all permission (an admin's key narrowed below it does not qualify). */

@@ -1,6 +1,6 @@
 import { type Bus, identityOf, type Logger, openSse, parseInput, requirePermission } from "@gaia/kit";
+import { chatBody } from "@gaia/kit/contracts/chat";
 import type { Express, Request, RequestHandler, Response } from "express";
-import { z } from "zod";
 import {
   type ChatService,
   type Emit,
@@ -13,7 +13,7 @@ import { chunkWriter, cleanWriter, scenarioWriter, type TurnWriter } from "../fo
 import { SCENARIO_IDS, SCENARIOS, type ScenarioId } from "../scenarios.ts";
 import type { ChatStore } from "../store.ts";
 import { followWorld } from "../world.ts";
-import { clientSignal, identityToken, iso, optionalId } from "./http.ts";
+import { clientSignal, identityToken, iso } from "./http.ts";
 
 export interface ChatRouteDeps {
   chat: ChatService;
@@ -21,14 +21,6 @@ export interface ChatRouteDeps {
   bus: Bus;
   log: Logger;
 }
-
-export const chatBody = z.object({
-  message: z.string().max(200_000),
-  conversation_id: optionalId,
-  persona_id: optionalId,
-  model: optionalId,
-  stream: z.boolean().default(false),
-});
 
 type Format = "v1" | "v0.2" | "v0.3";
 

@@ -10,8 +10,9 @@ import {
   requirePermission,
   type SseStream,
 } from "@gaia/kit";
+import { completionRequest } from "@gaia/kit/contracts/chat";
 import type { Express, RequestHandler } from "express";
-import { z } from "zod";
+import type { z } from "zod";
 import { CATALOGUE, ECHO_MODEL } from "../catalogue.ts";
 import { providerHttpError } from "../chat.ts";
 import type { ChatConfig } from "../config.ts";
@@ -30,71 +31,6 @@ export interface CompletionRouteDeps {
   bus: Bus;
   log: Logger;
 }
-
-const textPart = z.object({ type: z.literal("text"), text: z.string() });
-const content = z
-  .union([z.string(), z.array(z.union([textPart, z.object({ type: z.string() }).loose()]))])
-  .nullish()
-  .transform((value, ctx) => {
-    if (value == null || typeof value === "string") return value ?? "";
-    const parts: string[] = [];
-    for (const part of value) {
-      if (part.type !== "text") {
-        ctx.addIssue({
-          code: "custom",
-          message: `content parts of type "${part.type}" are not supported; send text`,
-        });
-        return z.NEVER;
-      }
-      parts.push((part as z.infer<typeof textPart>).text);
-    }
-    return parts.join("");
-  });
-
-const toolCall = z.object({
-  id: z.string(),
-  type: z.literal("function").default("function"),
-  function: z.object({ name: z.string(), arguments: z.string().default("") }),
-});
-
-const message = z.discriminatedUnion("role", [
-  z.object({ role: z.literal("system"), content }),
-  z.object({ role: z.literal("developer"), content }),
-  z.object({ role: z.literal("user"), content }),
-  z.object({ role: z.literal("assistant"), content, tool_calls: z.array(toolCall).optional() }),
-  z.object({ role: z.literal("tool"), content, tool_call_id: z.string() }),
-]);
-
-export const completionRequest = z.object({
-  model: z.string().default(""),
-  messages: z.array(message).min(1),
-  stream: z.boolean().default(false),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  tools: z
-    .array(
-      z.object({
-        type: z.literal("function"),
-        function: z.object({
-          name: z.string().min(1),
-          description: z.string().default(""),
-          parameters: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
-        }),
-      }),
-    )
-    .optional(),
-  tool_choice: z
-    .union([
-      z.enum(["auto", "none", "required"]),
-      z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
-    ])
-    .optional(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
-  stop: z.union([z.string(), z.array(z.string())]).nullish(),
-  n: z.literal(1).nullish(),
-});
 
 type CompletionInput = z.output<typeof completionRequest>;
 

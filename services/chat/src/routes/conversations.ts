@@ -1,8 +1,9 @@
 import { identityOf, notFound, parseInput, requirePermission } from "@gaia/kit";
+import { addMessageBody, createConversationBody, updateConversationBody } from "@gaia/kit/contracts/chat";
 import type { Express } from "express";
 import { z } from "zod";
 import type { ChatStore, Conversation, ConversationSummary, Message } from "../store.ts";
-import { iso, optionalId, page } from "./http.ts";
+import { iso, page } from "./http.ts";
 
 /** v1 shows everything stored; v0.3, the clean format, leaves out provider details. */
 type Style = "full" | "clean";
@@ -43,17 +44,6 @@ function messageView(m: Message, style: Style) {
   };
 }
 
-export const createBody = z.object({
-  title: z.string().trim().min(1).max(200).optional(),
-  persona_id: optionalId,
-});
-export const updateBody = z
-  .object({ title: z.string().trim().min(1).max(200).optional(), persona_id: optionalId.optional() })
-  .refine((b) => b.title !== undefined || b.persona_id !== undefined, "give a title or a persona_id");
-export const addMessageBody = z.object({
-  role: z.enum(["user", "assistant", "system"]),
-  content: z.string().min(1).max(200_000),
-});
 export const searchQuery = z.object({ q: z.string().trim().min(1).max(200) });
 
 export function mountConversations(app: Express, store: ChatStore) {
@@ -83,7 +73,7 @@ export function mountConversations(app: Express, store: ChatStore) {
 
     app.post(base, requirePermission("chat:create"), async (req, res) => {
       const { userId } = identityOf(res.locals);
-      const body = parseInput(createBody, req.body ?? {});
+      const body = parseInput(createConversationBody, req.body ?? {});
       await checkPersona(userId, body.persona_id);
       const conversation = await store.createConversation({
         userId,
@@ -145,7 +135,7 @@ export function mountConversations(app: Express, store: ChatStore) {
 
     const update = async (req: import("express").Request, res: import("express").Response) => {
       const { userId } = identityOf(res.locals);
-      const body = parseInput(updateBody, req.body);
+      const body = parseInput(updateConversationBody, req.body);
       await checkPersona(userId, body.persona_id);
       const updated = await store.updateConversation(userId, req.params.id as string, {
         ...(body.title !== undefined ? { title: body.title } : {}),

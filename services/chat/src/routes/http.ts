@@ -27,12 +27,4 @@ export function page(req: Request): { limit: number; offset: number } {
   return parseInput(pageQuery, req.query);
 }
 
-/** A request field that may be absent, null or empty, all meaning "not given". */
-export const optionalId = z
-  .string()
-  .trim()
-  .max(200)
-  .nullish()
-  .transform((v) => v || null);
-
 export const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);

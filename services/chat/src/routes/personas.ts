@@ -7,8 +7,8 @@ import {
   parseInput,
   requirePermission,
 } from "@gaia/kit";
+import { createPersonaBody, updatePersonaBody } from "@gaia/kit/contracts/chat";
 import type { Express } from "express";
-import { z } from "zod";
 import type { ChatService } from "../chat.ts";
 import type { ChatStore, Persona } from "../store.ts";
 import { iso } from "./http.ts";
@@ -26,24 +26,6 @@ function personaView(p: Persona) {
     updated_at: iso(p.updatedAt),
   };
 }
-
-export const createBody = z.object({
-  name: z.string().trim().min(1).max(100),
-  description: z.string().max(2000).default(""),
-  system_prompt: z.string().trim().min(1).max(50_000),
-  /** Admins may add built-in personas, visible to every user. */
-  builtin: z.boolean().default(false),
-});
-export const updateBody = z
-  .object({
-    name: z.string().trim().min(1).max(100).optional(),
-    description: z.string().max(2000).optional(),
-    system_prompt: z.string().trim().min(1).max(50_000).optional(),
-  })
-  .refine(
-    (b) => Object.values(b).some((v) => v !== undefined),
-    "give at least one of name, description, system_prompt",
-  );
 
 const isAdmin = (identity: Identity) => hasPermission(identity, "admin:all");
 
@@ -77,7 +59,7 @@ export function mountPersonas(app: Express, store: ChatStore, chat: ChatService)
 
     app.post(base, requirePermission("chat:create"), async (req, res) => {
       const identity = identityOf(res.locals);
-      const body = parseInput(createBody, req.body);
+      const body = parseInput(createPersonaBody, req.body);
       const persona = await store.createPersona({
         userId: body.builtin && isAdmin(identity) ? null : identity.userId,
         name: body.name,
@@ -96,7 +78,7 @@ export function mountPersonas(app: Express, store: ChatStore, chat: ChatService)
 
     const update = async (req: import("express").Request, res: import("express").Response) => {
       const identity = identityOf(res.locals);
-      const body = parseInput(updateBody, req.body);
+      const body = parseInput(updatePersonaBody, req.body);
       const persona = await editable(identity, req.params.id as string);
       const updated = await store.updatePersona(persona.id, {
         name: body.name,

@@ -1,4 +1,5 @@
 import { HttpError, parseInput } from "@gaia/kit";
+import { unsupportedBody } from "@gaia/kit/http/body-type";
 import type { Request } from "express";
 import { z } from "zod";
 import type { LocalHandler } from "../route-table.ts";
@@ -6,9 +7,11 @@ import type { LocalHandlerFn } from "./dispatch.ts";
 
 /** The few answers the gateway gives itself. */
 
-const calculatorInput = z.object({ a: z.number().default(0), b: z.number().default(0) });
+export const calculatorInput = z.object({ a: z.number().default(0), b: z.number().default(0) });
 
 async function readJson(req: Request, limit: number): Promise<unknown> {
+  const unsupported = unsupportedBody(req.headers);
+  if (unsupported) throw unsupported;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -13,6 +13,7 @@ import type { Database } from "../db/client.ts";
 import { HttpError, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { storableInput } from "../validate.ts";
+import { requireJsonBody } from "./body-type.ts";
 
 export type HealthCheck = () => Promise<Record<string, unknown>> | Record<string, unknown>;
 
@@ -184,6 +185,7 @@ export function createApp(options: AppOptions): GaiaApp {
   app.use(requestId);
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
   app.use(observe(metrics, log));
+  if (options.parseJson !== false) app.use(requireJsonBody);
   if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
   // The gateway forwards bytes untouched; the backend that parses them refuses what its database cannot store.
   if (options.parseJson !== false) app.use(storableInput);

@@ -1,5 +1,6 @@
-import { createServer, type Server } from "node:http";
-import { type AddressInfo, isIPv6 } from "node:net";
+import { randomUUID } from "node:crypto";
+import { createServer, type Server, STATUS_CODES } from "node:http";
+import { type AddressInfo, isIPv6, type Socket } from "node:net";
 import type { Express } from "express";
 import type { Logger } from "../log.ts";
 import { openStreamCount, shutdownStreams } from "./sse.ts";
@@ -18,12 +19,52 @@ export interface Listening {
   close(deadlineMs?: number): Promise<void>;
 }
 
+const FRAMING = "Invalid or conflicting Content-Length and Transfer-Encoding";
+/**
+ * What Node's HTTP parser refuses never reaches the app, and Node's own answer has an empty body: give it the
+ * platform's {"detail"} shape. Statuses are the ones Node itself would send for each error.
+ */
+const PARSER_ERRORS: Record<string, [status: number, detail: string]> = {
+  HPE_HEADER_OVERFLOW: [431, "Request headers too large"],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, "Chunk extensions too large"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request's headers did not arrive in time"],
+  HPE_INVALID_METHOD: [400, "Unknown HTTP method"],
+  HPE_UNEXPECTED_CONTENT_LENGTH: [400, FRAMING],
+  HPE_INVALID_CONTENT_LENGTH: [400, FRAMING],
+  HPE_INVALID_TRANSFER_ENCODING: [400, FRAMING],
+};
+const MALFORMED: [number, string] = [400, "Malformed HTTP request"];
+
+/** The whole HTTP/1.1 answer to a client error, or undefined when nothing should be written back. */
+export function parserErrorAnswer(error: Error & { code?: string }): string | undefined {
+  if (error.code === "ECONNRESET") return undefined;
+  const [status, detail] = PARSER_ERRORS[error.code ?? ""] ?? MALFORMED;
+  const body = JSON.stringify({ detail });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    "Content-Type: application/json; charset=utf-8\r\n" +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Request-Id: ${randomUUID()}\r\n` +
+    "Connection: close\r\n\r\n" +
+    body
+  );
+}
+
+function answerClientError(error: Error & { code?: string }, socket: Socket) {
+  // As Node's own handler does: never write into a response already under way on this connection.
+  const current = (socket as { _httpMessage?: { headersSent: boolean } })._httpMessage;
+  const answer = socket.writable && !current?.headersSent ? parserErrorAnswer(error) : undefined;
+  if (answer) socket.end(answer, () => socket.destroy());
+  else socket.destroy();
+}
+
 export async function listen(app: Express, port: number, log: Logger, host: string): Promise<Listening> {
   const server = createServer(app);
   // Streams may run for minutes; the per-route timeouts live in the handlers.
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
+  server.on("clientError", answerClientError);
   let inFlight = 0;
   server.on("request", (_req, res) => {
     inFlight++;
