@@ -1,4 +1,4 @@
-import type { BackendName } from "@gaia/kit";
+import { type BackendName, BODY_LIMITS } from "@gaia/kit";
 
 /**
  * The public API as data: every path the gateway answers, where it goes, and on what terms. The gateway's
@@ -70,12 +70,7 @@ const notYet = (service: string) =>
   `Answered by the ${service} service, which this release does not include yet: until it runs, the gateway ` +
   "answers 503.";
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const SMALL = 64 * KiB;
-const DEFAULT = 1 * MiB;
-const CHAT = 4 * MiB;
-const UPLOAD = 16 * MiB;
+const { small: SMALL, default: DEFAULT, chat: CHAT, upload: UPLOAD } = BODY_LIMITS;
 
 type Base = Omit<Route, "methods" | "path" | "summary">;
 const authRoute: Base = {
@@ -221,7 +216,7 @@ export const ROUTES: readonly Route[] = [
     to: { local: "calculator" },
     auth: "none",
     timeout: "default",
-    bodyLimit: KiB,
+    bodyLimit: 1024,
     rateLimited: true,
     tag: "Legacy",
     summary: "Legacy calculator of the first platform: {a, b} → {result}",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SERVICE_BODY_LIMITS } from "@gaia/kit";
 import { ROUTES } from "../src/route-table.ts";
 import { compileRoutes, hasDotSegment, normalisePath } from "../src/router.ts";
 
@@ -293,6 +294,13 @@ describe("gateway route table", () => {
           assert.equal(actual[key as keyof typeof actual], value, key);
       });
     }
+
+    it("never lets through a body its backend would refuse: each backend parses exactly its largest route's", () => {
+      for (const target of ["auth", "asset", "chat", "kb", "web"] as const) {
+        const limits = ROUTES.filter((r) => r.to === target).map((r) => r.bodyLimit);
+        assert.equal(Math.max(...limits), SERVICE_BODY_LIMITS[target], target);
+      }
+    });
 
     it("requires a credential on every backend route except the public few", () => {
       const open = ROUTES.filter((r) => typeof r.to === "string" && r.to !== "web" && r.auth === "none").map(

@@ -10,6 +10,7 @@ export * from "./http/serve.ts";
 export * from "./http/sse.ts";
 export * from "./identity.ts";
 export * from "./internal.ts";
+export * from "./limits.ts";
 export * from "./log.ts";
 export * from "./registry.ts";
 export * from "./revocation.ts";

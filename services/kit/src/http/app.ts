@@ -11,7 +11,9 @@ import helmet from "helmet";
 import client from "prom-client";
 import type { Database } from "../db/client.ts";
 import { HttpError, notFound } from "../errors.ts";
+import { BODY_LIMITS, SERVICE_BODY_LIMITS } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import { isServiceName } from "../registry.ts";
 import { storableInput } from "../validate.ts";
 import { requireJsonBody } from "./body-type.ts";
 
@@ -24,8 +26,8 @@ export interface AppOptions {
   health?: HealthCheck;
   /** The service's database: /health calls the service degraded and /ready answers 503 while it does not answer. */
   database?: Pick<Database, "prisma">;
-  /** Largest JSON body accepted, e.g. "1mb". */
-  bodyLimit?: string;
+  /** Largest JSON body accepted, in bytes: the service's SERVICE_BODY_LIMITS entry unless a test says otherwise. */
+  bodyLimit?: number | string;
   /** Mount the service's routes; they run after the common middleware and before the 404 and error handlers. */
   routes: (app: Express) => void;
   /** Parse JSON bodies (default true); the gateway streams bodies through untouched. */
@@ -170,6 +172,8 @@ async function databaseAnswers(database: Pick<Database, "prisma">): Promise<bool
   }
 }
 
+const bodyLimitOf = (name: string) => (isServiceName(name) ? SERVICE_BODY_LIMITS[name] : BODY_LIMITS.default);
+
 export interface GaiaApp {
   app: Express;
   metrics: Metrics;
@@ -186,7 +190,7 @@ export function createApp(options: AppOptions): GaiaApp {
   app.use(staticHeaders(helmet({ contentSecurityPolicy: name === "web" ? false : undefined })));
   app.use(observe(metrics, log));
   if (options.parseJson !== false) app.use(requireJsonBody);
-  if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? "1mb" }));
+  if (options.parseJson !== false) app.use(express.json({ limit: options.bodyLimit ?? bodyLimitOf(name) }));
   // The gateway forwards bytes untouched; the backend that parses them refuses what its database cannot store.
   if (options.parseJson !== false) app.use(storableInput);
 
