@@ -5,7 +5,8 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 DEPS := node_modules/.installed
-UNIT_AND_SERVICE_SPECS := 'services/**/test/**/*.spec.ts' 'operator/test/**/*.spec.ts' 'test/*.spec.ts'
+# The operator's integration specs need the control plane: they belong to CONTROLPLANE_SPECS alone.
+UNIT_AND_SERVICE_SPECS := 'services/**/test/**/*.spec.ts' 'operator/test/*.spec.ts' 'operator/test/!(integration)/**/*.spec.ts' 'test/*.spec.ts'
 CONTROLPLANE_SPECS := 'test/controlplane/**/*.spec.ts' 'operator/test/integration/**/*.spec.ts' 'test/chart/**/*.spec.ts'
 IMAGE_SPECS := 'test/images/**/*.spec.ts'
 # Schemathesis against the platform's OpenAPI document; installs itself from PyPI into ~/.cache/gaia once.

@@ -60,6 +60,7 @@ describe("GaiaPlatform CRD", () => {
     assert.equal(spec.redis.managed.version, "7");
     assert.deepEqual(spec.nats.managed.jetstream, { storage: "1Gi" });
     assert.deepEqual(spec.mesh, { linkerd: { enabled: false, policy: "strict" } });
+    assert.deepEqual(spec.networkPolicy, { enabled: true });
     assert.deepEqual(spec.exposure.gateway, { serviceType: "ClusterIP" });
     assert.equal(spec.retainPolicy, "Retain");
     assert.deepEqual(violations(spec, schema.properties.spec), []);

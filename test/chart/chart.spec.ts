@@ -353,6 +353,11 @@ describe("helm chart gaia-operator", function () {
     }
   });
 
+  it("renders with `helm template` alone: without a cluster or --kube-version, helm assumes its build's Kubernetes", async () => {
+    const output = await helm(["template", "gaia", CHART, "--namespace", "gaia-system"]);
+    assert.ok(parse(output).some((object) => object.kind === "Deployment"));
+  });
+
   it("refuses values its schema does not allow", async () => {
     for (const values of [
       ["--set", "logLevel=loud"],

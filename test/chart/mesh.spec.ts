@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type GaiaPlatform, SERVICE_NAMES } from "../../operator/src/api/types.ts";
-import { inbounds } from "../../operator/src/specs/mesh.ts";
+import { inbounds } from "../../operator/src/specs/calls.ts";
 import { REPO_ROOT } from "../controlplane/harness.ts";
 
 const exec = promisify(execFile);

@@ -17,11 +17,21 @@ link_bin() {
   done
 }
 
+# The tools built with `go install` record their recipe (module, version, -ldflags) beside the binary: a changed
+# recipe rebuilds that tool alone, in the same cache directory, and leaves the Kubernetes binaries be.
+KWOK_RECIPE="sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+HELM_RECIPE="helm.sh/helm/v3/cmd/helm@${HELM_VERSION} $(helm_ldflags)"
+
+recipe_current() {
+  [ "$(cat "${CP_CACHE_BIN}/.$1.recipe" 2>/dev/null)" = "$2" ]
+}
+
 all_built() {
   local b
   for b in "${CP_BINARIES[@]}"; do
     [ -x "${CP_CACHE_BIN}/${b}" ] || return 1
   done
+  recipe_current kwok "${KWOK_RECIPE}" && recipe_current helm "${HELM_RECIPE}"
 }
 
 if all_built; then
@@ -120,9 +130,9 @@ build_k8s() {
 }
 
 build_tool() {
-  local name=$1 pkg=$2 ver=$3 ldflags=$4
+  local name=$1 pkg=$2 ver=$3 ldflags=$4 recipe=$5
   n=$((n + 1))
-  if [ -x "${CP_CACHE_BIN}/${name}" ]; then
+  if [ -x "${CP_CACHE_BIN}/${name}" ] && recipe_current "${name}" "${recipe}"; then
     step "${n}" "${name} already built"
     return
   fi
@@ -134,6 +144,7 @@ build_tool() {
     -ldflags "-s -w ${ldflags}" "${pkg}@${ver}"
   mv -f "${tmp}/$(basename "${pkg}")" "${CP_CACHE_BIN}/${name}"
   rm -rf "${tmp}"
+  printf '%s\n' "${recipe}" >"${CP_CACHE_BIN}/.${name}.recipe"
   step "${n}" "built ${name} in $((SECONDS - t0))s"
 }
 
@@ -151,9 +162,8 @@ else
     cp_die "building etcd failed (output above); is the Go module proxy reachable (GOPROXY=$("${GO_BIN}" env GOPROXY))?"
   step "${n}" "built etcd in $((SECONDS - t0))s"
 fi
-build_tool kwok sigs.k8s.io/kwok/cmd/kwok "${KWOK_VERSION}" ""
-build_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" \
-  "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+build_tool kwok sigs.k8s.io/kwok/cmd/kwok "${KWOK_VERSION}" "" "${KWOK_RECIPE}"
+build_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" "$(helm_ldflags)" "${HELM_RECIPE}"
 
 link_bin
 cp_log "all binaries built in $(cp_elapsed) and cached in ${CP_CACHE_BIN}"

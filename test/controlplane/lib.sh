@@ -38,14 +38,31 @@ cp_die() {
 # The -ldflags that stamp Kubernetes binaries with K8S_VERSION (without them they report v0.0.0, and Helm
 # charts with a kubeVersion constraint refuse the cluster). Shared by every script that builds from k8s.io.
 k8s_version_ldflags() {
-  local ver="${K8S_VERSION#v}" major minor date flags="-s -w"
-  major="${ver%%.*}"
-  minor="${ver#*.}"
-  minor="${minor%%.*}"
+  local major minor date flags="-s -w"
+  read -r major minor < <(k8s_major_minor)
   date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     flags+=" -X ${pkg}.gitVersion=${K8S_VERSION} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor}"
     flags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${date}"
+  done
+  echo "${flags}"
+}
+
+# "MAJOR MINOR" of K8S_VERSION.
+k8s_major_minor() {
+  local ver="${K8S_VERSION#v}" minor
+  minor="${ver#*.}"
+  echo "${ver%%.*} ${minor%%.*}"
+}
+
+# The -ldflags of helm: its version, and the Kubernetes version it assumes without a cluster (`helm template`,
+# `helm lint`), set the way helm's own Makefile sets them. Unset, helm assumes v1.20 and refuses charts whose
+# kubeVersion asks for more.
+helm_ldflags() {
+  local major minor pkg flags="-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  read -r major minor < <(k8s_major_minor)
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    flags+=" -X ${pkg}.k8sVersionMajor=${major} -X ${pkg}.k8sVersionMinor=${minor}"
   done
   echo "${flags}"
 }

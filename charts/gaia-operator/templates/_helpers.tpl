@@ -74,7 +74,7 @@ and retainPolicy Delete remove them. Secrets are also read one by one (the user'
   resources: ["poddisruptionbudgets"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
-  resources: ["ingresses"]
+  resources: ["ingresses", "networkpolicies"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["policy.linkerd.io"]
   resources: ["servers", "meshtlsauthentications", "authorizationpolicies"]

@@ -105,6 +105,7 @@ export interface GaiaPlatformSpec {
   redis: Datastore<ManagedStore>;
   nats: Datastore<ManagedNats>;
   mesh: { linkerd: { enabled: boolean; policy: "strict" | "permissive" } };
+  networkPolicy: { enabled: boolean };
   exposure: { gateway: ExposureSpec; web: ExposureSpec; trustedProxies?: string[] };
   retainPolicy: "Retain" | "Delete";
 }

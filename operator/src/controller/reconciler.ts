@@ -43,8 +43,9 @@ export interface Outcome {
   requeueAfterMs?: number;
 }
 
+/** Written before any pod-making object: a pod needs these to start, and is never reachable unguarded. */
 const isPodPrerequisite = (object: Manifest) =>
-  object.kind === "ServiceAccount" || object.kind === "ConfigMap";
+  object.kind === "ServiceAccount" || object.kind === "ConfigMap" || object.kind === "NetworkPolicy";
 
 /** A Secret the user references is awaited this long before the next look. */
 const MISSING_SECRET_RETRY_MS = 30_000;
@@ -169,8 +170,9 @@ export class Reconciler {
       }
     };
     // Children are applied a few at a time (one by one, ~60 objects cost a round trip each). A pod is not
-    // admitted without its ServiceAccount and does not start without its ConfigMap: with those written first, the
-    // migration Job, whose success the Deployments wait for, starts while the other children are written.
+    // admitted without its ServiceAccount, does not start without its ConfigMap, and must not run before the
+    // NetworkPolicies that guard it: with those written first, the migration Job, whose success the Deployments
+    // wait for, starts while the other children are written.
     const first = applied.filter(isPodPrerequisite);
     await eachConcurrently(first, APPLY_CONCURRENCY, applyOne);
     await Promise.all([

@@ -39,6 +39,7 @@ export const CHILD_TYPES: readonly ResourceType[] = [
   type("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
   type("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
   type("networking.k8s.io/v1", "Ingress", "ingresses"),
+  type("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
   type("policy.linkerd.io/v1beta3", "Server", "servers", true),
   type("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication", "meshtlsauthentications", true),
   type("policy.linkerd.io/v1alpha1", "AuthorizationPolicy", "authorizationpolicies", true),

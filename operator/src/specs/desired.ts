@@ -7,6 +7,7 @@ import type { Manifest } from "./manifest.ts";
 import { meshPolicy } from "./mesh.ts";
 import { migrationJob, migrationServiceAccount } from "./migration.ts";
 import { nats } from "./nats.ts";
+import { networkPolicies } from "./netpol.ts";
 import { disruptionBudgets } from "./pdb.ts";
 import { postgres } from "./postgres.ts";
 import { redis } from "./redis.ts";
@@ -44,6 +45,7 @@ export function desired(platform: GaiaPlatform, input: DesiredInput): Desired {
     ...redis(platform),
     ...nats(platform),
     ...meshPolicy(platform),
+    ...networkPolicies(platform),
   ] as Manifest[];
   const claim = kbClaim(platform);
   const created = [

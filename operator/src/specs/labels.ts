@@ -29,7 +29,8 @@ export type Component =
   | "config"
   | "credentials"
   | "storage"
-  | "mesh-policy";
+  | "mesh-policy"
+  | "network-policy";
 
 export function childName(platform: GaiaPlatform, part: string): string {
   return `${platform.metadata.name}-${part}`;
@@ -50,9 +51,16 @@ export function labels(platform: GaiaPlatform, name: string, component: Componen
   };
 }
 
+/** The labels every child of one platform carries, its pods included, and no one else's. */
+export function instanceLabels(platform: GaiaPlatform): Record<string, string> {
+  return { [LABEL_INSTANCE]: platform.metadata.name, [LABEL_MANAGED_BY]: MANAGED_BY };
+}
+
 /** Selects every child of one platform, for pruning and for finding its volumes. */
 export function instanceSelector(platform: GaiaPlatform): string {
-  return `${LABEL_INSTANCE}=${platform.metadata.name},${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+  return Object.entries(instanceLabels(platform))
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
 }
 
 /** Makes the platform the controller of a child, so the garbage collector deletes the child with it. */

@@ -1,10 +1,5 @@
-import {
-  DATASTORE_NAMES,
-  type DatastoreName,
-  type GaiaPlatform,
-  SERVICE_NAMES,
-  type ServiceName,
-} from "../api/types.ts";
+import type { GaiaPlatform } from "../api/types.ts";
+import { inboundPart, inbounds } from "./calls.ts";
 import { childMeta, selectorLabels } from "./labels.ts";
 import type { Manifest } from "./manifest.ts";
 import { DATASTORE_PORTS, NATS_CLUSTER_PORT, natsClustered } from "./ports.ts";
@@ -12,80 +7,19 @@ import { serviceAccountName } from "./workload.ts";
 
 /**
  * Linkerd: pod annotations, and with policy `strict` the authorization objects that allow exactly the calls the
- * platform makes. The call graph is one edge list (CALLS); Servers, their allowed clients and the tests' "who may
- * call whom" table all derive from it.
+ * platform makes (calls.ts): a Server per port a workload serves, and for all but the entry points the
+ * identities of its callers.
  */
 
-/** A workload with its own ServiceAccount, i.e. its own mesh identity. */
-export type Workload = ServiceName | DatastoreName | "migrate";
-
-/** Caller → callee. The migration Job only needs the database. */
-export const CALLS: ReadonlyArray<readonly [from: Workload, to: Workload]> = [
-  ["web", "gateway"],
-  ["gateway", "auth"],
-  ["gateway", "asset"],
-  ["gateway", "chat"],
-  ["gateway", "kb"],
-  ["chat", "kb"],
-  ["chat", "auth"],
-  ["asset", "auth"],
-  ["kb", "auth"],
-  ...SERVICE_NAMES.flatMap((service) => DATASTORE_NAMES.map((store) => [service, store] as const)),
-  ["migrate", "postgres"],
-];
-
-/** The entry points: their Servers admit unauthenticated traffic (ingress controllers, load balancers, users). */
-export const ENTRY_POINTS: ReadonlySet<Workload> = new Set<Workload>(["gateway", "web"]);
+/**
+ * The proxy's inbound port. A meshed client sends every connection to a meshed pod here, whatever port it asked
+ * for; the proxy hands it on to that port.
+ */
+export const LINKERD_INBOUND_PORT = 4143;
 
 const POLICY_GROUP = "policy.linkerd.io";
 const SERVER_API = `${POLICY_GROUP}/v1beta3`;
 const AUTHN_API = `${POLICY_GROUP}/v1alpha1`;
-
-/** One port a meshed workload serves, and who may connect to it. */
-export interface Inbound {
-  workload: Workload;
-  /** The container port's name; Linkerd resolves it in the pod spec. */
-  port: string;
-  /** Server-speaks-first or binary protocols, exempt from protocol detection. */
-  opaque: boolean;
-  /** Callers, sorted; empty for an entry point, which admits everyone. */
-  clients: Workload[];
-}
-
-const DATASTORE_PORT_NAMES: Record<DatastoreName, string> = {
-  postgres: "postgres",
-  redis: "redis",
-  nats: "client",
-};
-
-/** Every port of the platform's meshed workloads with its allowed callers. External datastores are not ours. */
-export function inbounds(platform: GaiaPlatform): Inbound[] {
-  const callersOf = (to: Workload) =>
-    [...new Set(CALLS.filter(([, callee]) => callee === to).map(([caller]) => caller))].sort();
-  const result: Inbound[] = SERVICE_NAMES.map((service) => ({
-    workload: service,
-    port: "http",
-    opaque: false,
-    clients: ENTRY_POINTS.has(service) ? [] : callersOf(service),
-  }));
-  for (const store of DATASTORE_NAMES) {
-    if (!platform.spec[store].managed) continue;
-    result.push({
-      workload: store,
-      port: DATASTORE_PORT_NAMES[store],
-      opaque: true,
-      clients: callersOf(store),
-    });
-  }
-  // Clustered NATS servers route to each other on the cluster port.
-  if (natsClustered(platform))
-    result.push({ workload: "nats", port: "cluster", opaque: true, clients: ["nats"] });
-  return result;
-}
-
-function policyName(inbound: Inbound): string {
-  return `${inbound.workload}-${inbound.port}`;
-}
 
 /** Server + MeshTLSAuthentication + AuthorizationPolicy per port; empty unless the mesh is on with policy strict. */
 export function meshPolicy(platform: GaiaPlatform): Manifest[] {
@@ -93,7 +27,7 @@ export function meshPolicy(platform: GaiaPlatform): Manifest[] {
   if (!linkerd.enabled || linkerd.policy !== "strict") return [];
   const objects: Manifest[] = [];
   for (const inbound of inbounds(platform)) {
-    const part = policyName(inbound);
+    const part = inboundPart(inbound);
     const metadata = () => childMeta(platform, part, inbound.workload, "mesh-policy");
     const name = metadata().name;
     const entry = inbound.clients.length === 0;

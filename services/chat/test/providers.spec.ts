@@ -36,6 +36,8 @@ async function collect(
 const textOf = (events: (StreamEvent | RoutedEvent)[]) =>
   events.flatMap((e) => (e.type === "text" ? [e.text] : [])).join("");
 const never = () => new AbortController().signal;
+/** A delay longer than any test here may take. */
+const NEVER_MS = 10 * 60_000;
 
 describe("provider adapters against wire-compatible servers", () => {
   let openaiServer: FakeProvider;
@@ -263,10 +265,9 @@ describe("provider adapters against wire-compatible servers", () => {
 
     it("falls back when the first token is too slow, and stops waiting for it", async () => {
       const { router } = routerWith({ GAIA_CHAT_MAX_RETRIES: "0" });
-      openaiServer.enqueue({ kind: "text", chunks: ["late"], firstTokenDelayMs: 2000 });
-      const started = Date.now();
+      // Its first token would come long after this test's timeout: the answer can only come from not waiting.
+      openaiServer.enqueue({ kind: "text", chunks: ["late"], firstTokenDelayMs: NEVER_MS });
       const events = await collect(router.stream(ask, "gpt-4o-mini", never()));
-      assert.ok(Date.now() - started < 1500, "did not wait for the slow provider");
       assert.equal(textOf(events), "anthropic says: hi");
       const slow = openaiServer.requests.at(-1)!;
       await slow.finished;
@@ -291,10 +292,8 @@ describe("provider adapters against wire-compatible servers", () => {
 
     it("gives each upstream request a deadline, and falls back when a whole answer misses it", async () => {
       const { router } = routerWith({ GAIA_CHAT_MAX_RETRIES: "0", GAIA_CHAT_REQUEST_TIMEOUT_MS: "300" });
-      openaiServer.enqueue({ kind: "text", chunks: ["too late"], firstTokenDelayMs: 2000 });
-      const started = Date.now();
+      openaiServer.enqueue({ kind: "text", chunks: ["too late"], firstTokenDelayMs: NEVER_MS });
       const { completion, selected } = await router.complete(ask, "gpt-4o-mini", never());
-      assert.ok(Date.now() - started < 1500);
       assert.equal(selected.provider, "anthropic");
       assert.equal(completion.text, "anthropic says: hi");
       const slow = openaiServer.requests.at(-1)!;

@@ -462,11 +462,9 @@ describe("gateway against real auth, Redis and NATS", function () {
 
     it("answers 504 when a backend does not answer within the route's time", async () => {
       const key = await issue("user", "patient");
-      const started = Date.now();
       const reply = await call(`${url}/api/v1/chat/status`, { headers: { "x-api-key": key } });
       assert.equal(reply.status, 504);
       assert.deepEqual(reply.body, { detail: "chat service timed out" });
-      assert.ok(Date.now() - started < 10_000);
     });
   });
 
@@ -532,44 +530,45 @@ describe("gateway against real auth, Redis and NATS", function () {
   describe("streaming", () => {
     it("delivers each SSE event when the backend writes it, not when it finishes", async () => {
       const key = await issue("user", "sse");
-      const started = performance.now();
+      const requestId = `sse-${randomBytes(4).toString("hex")}`;
       const response = await fetch(`${url}/api/v1/chat`, {
         method: "POST",
-        headers: { "x-api-key": key, "content-type": "application/json" },
+        headers: { "x-api-key": key, "content-type": "application/json", "x-request-id": requestId },
         body: JSON.stringify({ message: "hi", stream: true }),
       });
       assert.equal(response.status, 200);
       assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
       const reader = response.body!.getReader();
       const decoder = new TextDecoder();
-      const arrivals: { at: number; text: string }[] = [];
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        arrivals.push({ at: performance.now() - started, text: decoder.decode(value) });
-      }
-      const first = arrivals.find((a) => a.text.includes('"one"'));
-      const second = arrivals.find((a) => a.text.includes('"two"'));
-      assert.ok(first && second, JSON.stringify(arrivals));
-      // The backend waits 500 ms between the two: a buffering hop would deliver them together at the end.
-      const gap = second.at - first.at;
-      assert.ok(gap >= 350, `event one arrived only ${gap.toFixed(0)} ms before event two`);
-      assert.ok(arrivals.at(-1)?.text.includes('"done"'));
+      let text = "";
+      const readUntil = async (pattern: RegExp) => {
+        while (!pattern.test(text)) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          text += decoder.decode(value, { stream: true });
+        }
+      };
+      // The backend holds event two until this test has seen event one: a buffering hop would never pass it on.
+      await readUntil(/"one"/);
+      assert.match(text, /"one"/);
+      assert.doesNotMatch(text, /"two"/);
+      backend.release(requestId);
+      await readUntil(/"done"/);
+      assert.match(text, /"two"[\s\S]*"done"/);
     });
 
     it("passes a stream's headers on at once, before its first event", async () => {
       const key = await issue("user", "headers-first");
+      const requestId = `headers-${randomBytes(4).toString("hex")}`;
+      // The backend holds its body until released: fetch resolves only if the headers came on their own.
       const response = await fetch(`${url}/api/v1/chat/worldbuilding`, {
         method: "POST",
-        headers: { "x-api-key": key, "content-type": "application/json" },
+        headers: { "x-api-key": key, "content-type": "application/json", "x-request-id": requestId },
         body: JSON.stringify({ message: "hi" }),
       });
-      const headersAt = performance.now();
       assert.equal(response.status, 200);
+      backend.release(requestId);
       assert.match(await response.text(), /"done"/);
-      // The backend waits 400 ms after its headers: they must not have waited for the body.
-      const bodyAfter = performance.now() - headersAt;
-      assert.ok(bodyAfter >= 300, `headers came only ${bodyAfter.toFixed(0)} ms before the end`);
     });
 
     it("never ends a stream cleanly when the backend breaks off half-way", async () => {

@@ -43,6 +43,8 @@ export interface TestBackend {
   seen: Seen[];
   /** Request ids whose connection the backend saw close before it answered. */
   closedEarly: Set<string>;
+  /** Lets a held stream (v1 chat, worldbuilding) go on past its first part. */
+  release(requestId: string): void;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,16 @@ async function drain(req: express.Request): Promise<{ bytes: number; sha256: str
 export async function startTestBackend(verify: IdentityVerifier): Promise<TestBackend> {
   const seen: Seen[] = [];
   const closedEarly = new Set<string>();
+  const gates = new Map<string, () => void>();
+  const released = new Set<string>();
+  /** Resolves when the test releases the request, or when its client goes away. */
+  const held = (req: express.Request, res: express.Response) =>
+    new Promise<void>((resolve) => {
+      const requestId = String(req.get("x-request-id"));
+      if (released.delete(requestId)) return resolve();
+      gates.set(requestId, resolve);
+      res.on("close", resolve);
+    });
   const app = express();
 
   app.get("/health", (_req, res) => {
@@ -80,23 +92,24 @@ export async function startTestBackend(verify: IdentityVerifier): Promise<TestBa
     identified(req, res, next);
   });
 
-  // Server-Sent Events: event one, a pause, event two.
+  // Server-Sent Events: event one, then event two once the test releases the request (v1) or after 10 s (v0.3).
   app.post(["/api/v1/chat", "/api/v0.3/chat"], async (req, res) => {
     await drain(req);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.write('data: {"type":"content","content":"one"}\n\n');
-    await sleep(req.path === "/api/v0.3/chat" ? 10_000 : 500);
+    await (req.path === "/api/v0.3/chat" ? sleep(10_000) : held(req, res));
     if (res.destroyed) return;
     res.write('data: {"type":"content","content":"two"}\n\n');
     res.end('data: {"type":"done"}\n\n');
   });
 
-  // Headers at once, the first event only later: a client must see the answer start before it.
+  // Headers at once, the body only once the test releases the request: a client must see the answer start first.
   app.post("/api/v1/chat/worldbuilding", async (req, res) => {
     await drain(req);
     res.writeHead(200, { "content-type": "text/event-stream" });
     res.flushHeaders();
-    await sleep(400);
+    await held(req, res);
+    if (res.destroyed) return;
     res.end('data: {"type":"done"}\n\n');
   });
 
@@ -139,6 +152,12 @@ export async function startTestBackend(verify: IdentityVerifier): Promise<TestBa
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     closedEarly,
+    release(requestId) {
+      const open = gates.get(requestId);
+      if (!open) return void released.add(requestId);
+      gates.delete(requestId);
+      open();
+    },
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
