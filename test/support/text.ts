@@ -189,10 +189,16 @@ export async function assertAnyTextIsAnswered(
     const reply = await send({ method: c.method, as: c.as, ...request });
     const seen = `${c.method} ${request.path} (${where}): ${reply.status} ${JSON.stringify(reply.body)}`;
     if (reply.status >= 500) throw new Error(seen);
-    if (expected !== undefined) {
-      if (reply.status !== 422 || !(reply.body.errors as string[] | undefined)?.includes(expected)) {
-        throw new Error(`expected 422 with "${expected}": ${seen}`);
-      }
+    // Refused, never accepted: for what PostgreSQL cannot store (a 422 naming the field), or earlier, for a rule
+    // the text breaks first or a credential the route wants before it reads the body (another 4xx).
+    if (expected !== undefined && (reply.status < 400 || reply.status >= 500)) {
+      throw new Error(`expected a refusal (${expected}): ${seen}`);
+    }
+    if (expected !== undefined && reply.status === 422) {
+      const errors = (reply.body.errors as string[] | undefined) ?? [];
+      const field = expected.split(": ")[0]!;
+      const named = errors.some((e) => e === expected || field.startsWith(e.split(": ")[0]!));
+      if (!named) throw new Error(`expected the 422 to name ${field}: ${seen}`);
     }
   };
   const property = (run: (text: string) => Promise<void>) =>
@@ -226,15 +232,14 @@ export async function assertAnyTextIsAnswered(
       await check(fieldOf(path), { path: url(c.path), body: withText(c.body!(), path, text) }, expected);
     });
   }
+  // A key a schema does not know is dropped, never stored: whatever it holds, the answer is no 5xx. Keys a schema
+  // keeps (records) are checked as parsed, as the kit's unit tests show.
   for (const path of objectPaths(c.body())) {
     await property(async (key) => {
-      const problem = unstorable(key);
-      const at = path.join(".");
-      const expected = problem ? `${at ? `${at}: ` : ""}key ${JSON.stringify(key)} ${problem}` : undefined;
       await check(
         `key in ${fieldOf(path) || "body"}`,
         { path: url(c.path), body: withKey(c.body!(), path, key) },
-        expected,
+        undefined,
       );
     });
   }

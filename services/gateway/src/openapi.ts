@@ -59,7 +59,34 @@ function requestSchema(name: SchemaName): Json {
   const validator = VALIDATORS[name];
   if (!validator) return PLANNED[name]!;
   const { $schema: _, ...schema } = z.toJSONSchema(validator, { io: "input", unrepresentable: "any" });
-  return schema;
+  return storableOnly(schema);
+}
+
+/** No NUL in a string: what every service refuses (kit text.ts), which JSON Schema says only as a pattern. */
+const NO_NUL = "^[^\\u0000]*$";
+
+/**
+ * The schema with that rule on every free-form string and on the keys of every open object, so the document
+ * promises exactly what is accepted. Strings with a format, an enum or a pattern of their own exclude NUL already.
+ */
+export function storableOnly(schema: unknown): Json {
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (!node || typeof node !== "object") return node;
+    const out: Json = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, visit(v)]));
+    if (
+      out.type === "string" &&
+      !("pattern" in out) &&
+      !("format" in out) &&
+      !("enum" in out) &&
+      !("const" in out)
+    )
+      out.pattern = NO_NUL;
+    if (out.type === "object" && out.additionalProperties !== false && !("propertyNames" in out))
+      out.propertyNames = { pattern: NO_NUL };
+    return out;
+  };
+  return visit(schema) as Json;
 }
 
 /** A body may be left out where the validator takes {} (the kit reads a request without a body as {}). */

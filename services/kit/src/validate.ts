@@ -11,14 +11,16 @@ export function describeIssues(error: z.ZodError): string[] {
   });
 }
 
-/** Parse untrusted input at a boundary; a mismatch is the client's 422, naming every field at fault. */
+/**
+ * Parse untrusted input at a boundary; a mismatch is the client's 422, naming every field at fault. What the
+ * schema keeps is then checked for text PostgreSQL cannot store (fields the schema drops are never stored, so
+ * they are not the client's fault), again a 422 naming each field, never a 500 from deep inside a query.
+ */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) {
-    const problems = describeIssues(result.error);
-    throw unprocessable(problems.join("; "), { errors: problems });
-  }
-  return result.data;
+  const problems = result.success ? unstorableText(result.data) : describeIssues(result.error);
+  if (problems.length > 0) throw unprocessable(problems.join("; "), { errors: problems });
+  return result.data as z.output<S>;
 }
 
 /** The decoded path's problems; a segment that does not decode is the router's 400, not this check's. */
@@ -37,11 +39,12 @@ function unstorablePath(path: string): string[] {
 }
 
 /**
- * Text PostgreSQL cannot store, anywhere in the request's JSON body, query string or path, is the client's 422
- * naming each field, here at the boundary, rather than a 500 from deep inside a query (or a turn quietly lost).
+ * Text PostgreSQL cannot store in the request's query string or path is the client's 422 naming it, here at the
+ * boundary, rather than a 500 from deep inside a query (or a turn quietly lost). Bodies are checked as parseInput
+ * reads them.
  */
 export const storableInput: RequestHandler = (req, _res, next) => {
-  const problems = [...unstorablePath(req.path), ...unstorableText(req.query), ...unstorableText(req.body)];
+  const problems = [...unstorablePath(req.path), ...unstorableText(req.query)];
   if (problems.length > 0) throw unprocessable(problems.join("; "), { errors: problems });
   next();
 };
