@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { reachableUrl } from "./serve.ts";
+import { listenOn, reachableUrl } from "./serve.ts";
 
 /**
  * Prometheus metrics are operational data (routes, error rates, what the cache sees), not part of the API: they
@@ -72,14 +72,7 @@ export async function serveMetrics(hub: MetricsHub, port: number, host: string):
       .writeHead(404, { "content-type": "application/json" })
       .end('{"detail":"Only GET /metrics is served here"}');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const actual = (server.address() as AddressInfo).port;
+  const actual = await listenOn(server, port, host);
   return {
     port: actual,
     url: `${reachableUrl(host, actual)}/metrics`,

@@ -11,6 +11,18 @@ export function reachableUrl(host: string, port: number): string {
   return `http://${isIPv6(address) ? `[${address}]` : address}:${port}`;
 }
 
+/** Listen, failing with the server's own error (EADDRINUSE names the port); answers the port bound. */
+export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 export interface Listening {
   server: Server;
   port: number;
@@ -70,14 +82,7 @@ export async function listen(app: Express, port: number, log: Logger, host: stri
     inFlight++;
     res.on("close", () => inFlight--);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const actual = (server.address() as AddressInfo).port;
+  const actual = await listenOn(server, port, host);
   let closing: Promise<void> | undefined;
   return {
     server,
