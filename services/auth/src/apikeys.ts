@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { credentialHash } from "@gaia/kit";
 
 /**
  * API keys look like `gaia_<prefix>_<secret>`. Only SHA-256 of the whole key is stored; the prefix is kept in
@@ -23,9 +24,8 @@ export function generateApiKey(): NewApiKey {
   return { key, prefix, hash: hashApiKey(key) };
 }
 
-export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
-}
+/** The stored hash of a key is the shared cache's credential hash: one function, so the two cannot drift. */
+export const hashApiKey = credentialHash;
 
 export function looksLikeApiKey(key: string): boolean {
   return KEY_PATTERN.test(key);
