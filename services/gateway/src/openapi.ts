@@ -66,24 +66,20 @@ function requestSchema(name: SchemaName): Json {
 const NO_NUL = "^[^\\u0000]*$";
 
 /**
- * The schema with that rule on every free-form string and on the keys of every open object, so the document
- * promises exactly what is accepted. Strings with a format, an enum or a pattern of their own exclude NUL already.
+ * The schema with that rule on every free-form string, so the document promises what is accepted. Strings with a
+ * format or an enum exclude NUL already; one with a pattern of its own gets this one beside it. Keys are left alone: a key a schema does not know
+ * is dropped whatever it holds (kit parseInput checks what the schema keeps).
  */
 export function storableOnly(schema: unknown): Json {
   const visit = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(visit);
     if (!node || typeof node !== "object") return node;
     const out: Json = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, visit(v)]));
-    if (
-      out.type === "string" &&
-      !("pattern" in out) &&
-      !("format" in out) &&
-      !("enum" in out) &&
-      !("const" in out)
-    )
-      out.pattern = NO_NUL;
-    if (out.type === "object" && out.additionalProperties !== false && !("propertyNames" in out))
-      out.propertyNames = { pattern: NO_NUL };
+    if (out.type === "string" && !("format" in out) && !("enum" in out) && !("const" in out)) {
+      // A pattern of the validator's own stays; both must hold.
+      if ("pattern" in out) out.allOf = [...((out.allOf as Json[] | undefined) ?? []), { pattern: NO_NUL }];
+      else out.pattern = NO_NUL;
+    }
     return out;
   };
   return visit(schema) as Json;
