@@ -185,8 +185,13 @@ async function serve(name: string | undefined): Promise<number> {
   // Embedded data belongs to this process alone, so it migrates itself; with PostgreSQL a Job does it.
   if (runtime.db.target.kind === "pglite") await applyMigrations(runtime.db.adapter);
   const running = await startServices(runtime, [name]);
-  onShutdownSignal(() => stopAll(running, runtime), log);
-  log.info({ url: running[0]!.url, bind: env.GAIA_BIND }, `${name} listening`);
+  const metrics = await serveMetrics(
+    runtime.metrics,
+    env.GAIA_METRICS_PORT,
+    serviceContext(runtime, name).host,
+  );
+  onShutdownSignal(() => stopAll(running, runtime, metrics), log);
+  log.info({ url: running[0]!.url, metrics: metrics.url, bind: env.GAIA_BIND }, `${name} listening`);
   return new Promise<number>(() => {});
 }
 

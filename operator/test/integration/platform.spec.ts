@@ -121,7 +121,11 @@ describe("operator against a real API server: a platform's life", function () {
     assert.deepEqual(await names(client, SECRET, ns.name, instanceSelector(platform)), [
       "gaia-internal-token",
       "gaia-jwt",
+      "gaia-nats-credentials",
+      "gaia-nats-game-server",
       "gaia-postgres-credentials",
+      "gaia-postgres-roles",
+      "gaia-redis-credentials",
     ]);
     assert.deepEqual(await names(client, PVC, ns.name, instanceSelector(platform)), [
       "data-gaia-nats-0",
