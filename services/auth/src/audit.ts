@@ -12,6 +12,7 @@ export const AUDIT = {
   loggedOut: "auth.logout",
   keyCreated: "auth.key.created",
   keyRevoked: "auth.key.revoked",
+  keyUpdated: "auth.key.updated",
   roleChanged: "auth.user.role_changed",
   userDisabled: "auth.user.disabled",
   userEnabled: "auth.user.enabled",

@@ -3,7 +3,14 @@ import type { Db } from "@gaia/kit/db/client";
 import { AUDIT, type Audit } from "./audit.ts";
 import type { CredentialCache } from "./credentials.ts";
 import type { LastUsedBuffer } from "./lastused.ts";
-import { type ApiKey, createApiKey, findApiKey, listApiKeys, revokeApiKey } from "./repo/apikeys.ts";
+import {
+  type ApiKey,
+  createApiKey,
+  findApiKey,
+  listApiKeys,
+  revokeApiKey,
+  updateApiKey,
+} from "./repo/apikeys.ts";
 import type { AnnounceRevocation } from "./revocations.ts";
 
 export interface KeyView {
@@ -13,6 +20,8 @@ export interface KeyView {
   permissions: string[];
   last_used_at: string | null;
   expires_at: string | null;
+  /** This key's own monthly limit in dollars, within its owner's; null when only the owner's applies. */
+  budget_usd: number | null;
   created_at: string;
 }
 
@@ -57,13 +66,14 @@ export class KeyManager {
       permissions: record.permissions,
       last_used_at: iso(lastUsed),
       expires_at: iso(record.expiresAt),
+      budget_usd: record.budgetUsd === null ? null : Number(record.budgetUsd),
       created_at: record.createdAt.toISOString(),
     };
   }
 
   async create(
     caller: Identity,
-    input: { name: string; permissions?: Permission[]; expiresAt?: Date },
+    input: { name: string; permissions?: Permission[]; expiresAt?: Date; budgetUsd?: number | null },
     ip: string,
   ): Promise<KeyView & { key: string }> {
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
@@ -74,13 +84,14 @@ export class KeyManager {
       name: input.name,
       permissions,
       expiresAt: input.expiresAt,
+      budgetUsd: input.budgetUsd,
     });
     await this.#deps.audit({
       action: AUDIT.keyCreated,
       actorId: caller.userId,
       subjectId: record.id,
       ip,
-      details: { name: record.name, prefix: record.prefix, permissions },
+      details: { name: record.name, prefix: record.prefix, permissions, budget_usd: input.budgetUsd ?? null },
     });
     return { ...this.#view(record), key };
   }
@@ -89,14 +100,45 @@ export class KeyManager {
     return (await listApiKeys(this.#deps.db, caller.userId)).map((record) => this.#view(record));
   }
 
+  /** A key's owner (or an admin) may rename it or change its budget; a revoked key is gone. */
+  async update(
+    caller: Identity,
+    id: string,
+    change: { name?: string; budgetUsd?: number | null },
+    ip: string,
+  ): Promise<KeyView> {
+    const record = await this.#owned(caller, id);
+    const updated = record.revokedAt ? null : await updateApiKey(this.#deps.db, id, change);
+    if (!updated) throw notFound("No such API key");
+    await this.#deps.audit({
+      action: AUDIT.keyUpdated,
+      actorId: caller.userId,
+      subjectId: record.id,
+      ip,
+      details: {
+        owner: record.userId,
+        prefix: record.prefix,
+        ...(change.name !== undefined && { name: change.name }),
+        ...(change.budgetUsd !== undefined && { budget_usd: change.budgetUsd }),
+      },
+    });
+    return this.#view(updated);
+  }
+
+  /** The key, when the caller owns it or is an admin; anyone else learns nothing, not even that it exists. */
+  async #owned(caller: Identity, id: string): Promise<ApiKey> {
+    const record = await findApiKey(this.#deps.db, id);
+    const allowed = record && (record.userId === caller.userId || hasPermission(caller, "admin:all"));
+    if (!record || !allowed) throw notFound("No such API key");
+    return record;
+  }
+
   /**
    * The owner may revoke a key, and so may an admin; the key stops working at once, cache or not, and so do the
    * identity tokens issued for it. Revoking again announces again (after a bus outage, say).
    */
   async revoke(caller: Identity, id: string, ip: string): Promise<void> {
-    const record = await findApiKey(this.#deps.db, id);
-    const mayRevoke = record && (record.userId === caller.userId || hasPermission(caller, "admin:all"));
-    if (!record || !mayRevoke) throw notFound("No such API key");
+    const record = await this.#owned(caller, id);
     const revokedNow = await revokeApiKey(this.#deps.db, id);
     await this.#deps.credentials.forget([record.keyHash]);
     await this.#deps.announce({ userId: record.userId, keyId: record.id });

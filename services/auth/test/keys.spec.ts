@@ -182,6 +182,60 @@ describe("auth API keys (PostgreSQL, Redis, NATS)", function () {
     assert.equal(garbage.status, 404);
   });
 
+  it("sets a key's budget when it is made and later; only its owner or an admin may change it", async () => {
+    const owner = await auth.signUp();
+    const stranger = await auth.signUp();
+    const created = await auth.call<KeyBody & { budget_usd: number | null }>("POST", "/api/v1/auth/keys", {
+      as: owner.login.access_token,
+      body: { name: "ci", budget_usd: 2.5 },
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.budget_usd, 2.5);
+    const path = `/api/v1/auth/keys/${created.body.id}`;
+    const stored = () => auth.runtime.db.prisma.apiKey.findUniqueOrThrow({ where: { id: created.body.id } });
+
+    const hijack = await auth.call("PATCH", path, {
+      as: stranger.login.access_token,
+      body: { budget_usd: 1_000 },
+    });
+    assert.equal(hijack.status, 404, "a stranger learns nothing, changes nothing");
+    assert.equal(Number((await stored()).budgetUsd), 2.5);
+
+    for (const body of [{}, { budget_usd: -1 }, { budget_usd: "5" }, { budget_usd: 1e9 }, { name: " " }]) {
+      const refused = await auth.call<{ detail: string }>("PATCH", path, {
+        as: owner.login.access_token,
+        body,
+      });
+      assert.equal(refused.status, 422, JSON.stringify(body));
+      assert.ok(refused.body.detail, JSON.stringify(body));
+    }
+    assert.equal(Number((await stored()).budgetUsd), 2.5, "a refused change changes nothing");
+
+    const changed = await auth.call<KeyBody & { budget_usd: number | null }>("PATCH", path, {
+      as: owner.login.access_token,
+      body: { budget_usd: 0.125, name: "ci runner" },
+    });
+    assert.equal(changed.status, 200);
+    assert.deepEqual([changed.body.budget_usd, changed.body.name], [0.125, "ci runner"]);
+    assert.equal((changed.body as Partial<KeyBody>).key, undefined, "the secret is never shown again");
+    assert.deepEqual([Number((await stored()).budgetUsd), (await stored()).name], [0.125, "ci runner"]);
+
+    const lifted = await auth.call<{ budget_usd: number | null }>("PATCH", path, {
+      as: owner.login.access_token,
+      body: { budget_usd: null },
+    });
+    assert.equal(lifted.body.budget_usd, null);
+    assert.equal((await stored()).budgetUsd, null);
+    const audited = await auth.runtime.db.prisma.auditLog.count({
+      where: { action: "auth.key.updated", subjectId: created.body.id },
+    });
+    assert.equal(audited, 2);
+
+    await auth.call("DELETE", path, { as: owner.login.access_token });
+    const gone = await auth.call("PATCH", path, { as: owner.login.access_token, body: { budget_usd: 9 } });
+    assert.equal(gone.status, 404, "a revoked key cannot be changed");
+  });
+
   it("writes last use in batches, not one write per request (CLI-issued key)", async () => {
     const db = auth.runtime.db.prisma;
     // Count the statements that touch last_used_at, with a trigger in this test's own database: set up as the

@@ -764,9 +764,11 @@ describe("chat service through the gateway", function () {
       assert.equal(rows[0]!.apiKeyId, user.keyId);
     });
 
-    it("refuses with 429 and a clear detail once an API key's budget is spent", async () => {
+    it("refuses with 429 and a clear detail once an API key's budget, set through the keys API, is spent", async () => {
       const user = await p.newUser();
-      await p.authRuntime.db.prisma.apiKey.update({ where: { id: user.keyId }, data: { budgetUsd: 0.5 } });
+      const set = await p.call<Json>(user, "PATCH", `/api/v1/auth/keys/${user.keyId}`, { budget_usd: 0.5 });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      assert.equal(set.body.budget_usd, 0.5);
       p.openai.enqueue({ kind: "text", chunks: ["x"], usage: { prompt: 1_000_000, completion: 1_000_000 } });
       assert.equal((await p.call(user, "POST", "/api/v1/chat", { message: "spend it" })).status, 200);
       const limits = await p.call<Json>(user, "GET", "/api/v0.2/usage/limits");

@@ -5,6 +5,7 @@ import {
   logoutBody,
   refreshBody,
   registerBody,
+  updateKeyBody,
   updateUserBody,
 } from "@gaia/kit/contracts/auth";
 import {
@@ -44,6 +45,7 @@ const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
   RefreshRequest: refreshBody,
   LogoutRequest: logoutBody,
   ApiKeyRequest: createKeyBody,
+  ApiKeyUpdate: updateKeyBody,
   UserUpdate: updateUserBody,
   AssetRequest: undefined,
   KbRequest: undefined,

@@ -31,6 +31,7 @@ export type SchemaName =
   | "RefreshRequest"
   | "LogoutRequest"
   | "ApiKeyRequest"
+  | "ApiKeyUpdate"
   | "UserUpdate"
   | "AssetRequest"
   | "KbRequest"
@@ -262,6 +263,10 @@ export const ROUTES: readonly Route[] = [
   route(POST, "/api/v1/auth/keys", "Create an API key (shown once)", authRoute, {
     body: "ApiKeyRequest",
     created: true,
+  }),
+  route(["PATCH"], "/api/v1/auth/keys/{id}", "Rename an API key or change its budget", authRoute, {
+    body: "ApiKeyUpdate",
+    statuses: [404],
   }),
   route(DELETE, "/api/v1/auth/keys/{id}", "Revoke an API key", authRoute, { empty: true }),
   route(GET, "/api/v1/auth/users", "Users (admin)", authRoute, { statuses: [422] }),

@@ -11,7 +11,13 @@ export type KeyWithOwner = ApiKey & { user: Pick<User, "id" | "email" | "role" |
 
 export async function createApiKey(
   db: Db,
-  input: { userId: string; name: string; permissions: Permission[]; expiresAt?: Date | null },
+  input: {
+    userId: string;
+    name: string;
+    permissions: Permission[];
+    expiresAt?: Date | null;
+    budgetUsd?: number | null;
+  },
 ): Promise<{ record: ApiKey; key: string }> {
   const { key, prefix, hash } = generateApiKey();
   const record = await db.apiKey.create({
@@ -22,6 +28,7 @@ export async function createApiKey(
       name: input.name,
       permissions: input.permissions,
       expiresAt: input.expiresAt ?? null,
+      budgetUsd: input.budgetUsd ?? null,
     },
   });
   return { record, key };
@@ -41,6 +48,16 @@ export function listApiKeys(db: Db, userId: string): Promise<ApiKey[]> {
 
 export function findApiKey(db: Db, id: string): Promise<ApiKey | null> {
   return db.apiKey.findUnique({ where: { id } });
+}
+
+/** Rename a live key or change its budget; null when it is gone or revoked. */
+export async function updateApiKey(
+  db: Db,
+  id: string,
+  change: { name?: string; budgetUsd?: number | null },
+): Promise<ApiKey | null> {
+  const { count } = await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: change });
+  return count > 0 ? db.apiKey.findUnique({ where: { id } }) : null;
 }
 
 /** Mark a key revoked; answers whether this call revoked it (false when it already was). */

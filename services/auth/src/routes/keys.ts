@@ -1,5 +1,5 @@
 import { type IdentityVerifier, identityOf, notFound, parseInput, requireIdentity } from "@gaia/kit";
-import { createKeyBody } from "@gaia/kit/contracts/auth";
+import { createKeyBody, updateKeyBody } from "@gaia/kit/contracts/auth";
 import { Router } from "express";
 import type { KeyManager } from "../keys.ts";
 import { uuid } from "./schemas.ts";
@@ -18,6 +18,7 @@ export function keyRoutes(deps: { keys: KeyManager; verifyIdentity: IdentityVeri
         name: body.name,
         permissions: body.permissions,
         expiresAt: body.expires_at ? new Date(body.expires_at) : undefined,
+        budgetUsd: body.budget_usd,
       },
       clientIp(req),
     );
@@ -28,10 +29,27 @@ export function keyRoutes(deps: { keys: KeyManager; verifyIdentity: IdentityVeri
     res.json({ keys: await keys.list(identityOf(res.locals)) });
   });
 
-  router.delete("/api/v1/auth/keys/:id", async (req, res) => {
-    const id = uuid.safeParse(req.params.id);
+  const keyId = (raw: string | undefined) => {
+    const id = uuid.safeParse(raw);
     if (!id.success) throw notFound("No such API key");
-    await keys.revoke(identityOf(res.locals), id.data, clientIp(req));
+    return id.data;
+  };
+
+  router.patch("/api/v1/auth/keys/:id", async (req, res) => {
+    const id = keyId(req.params.id);
+    const body = parseInput(updateKeyBody, req.body);
+    res.json(
+      await keys.update(
+        identityOf(res.locals),
+        id,
+        { name: body.name, budgetUsd: body.budget_usd },
+        clientIp(req),
+      ),
+    );
+  });
+
+  router.delete("/api/v1/auth/keys/:id", async (req, res) => {
+    await keys.revoke(identityOf(res.locals), keyId(req.params.id), clientIp(req));
     res.status(204).end();
   });
 

@@ -25,15 +25,30 @@ const refreshToken = z.string().min(1).max(512);
 export const refreshBody = z.object({ refresh_token: refreshToken });
 export const logoutBody = z.object({ refresh_token: refreshToken.optional() });
 
+// Trimmed before the length check: the document says a name needs a non-space character.
+const keyName = z.string().trim().min(1).max(100).meta({ pattern: "\\S" });
+
+/** The column is NUMERIC(12,6): a budget fits it, to the micro-dollar. */
+export const KEY_BUDGET_MAX_USD = 999_999;
+const keyBudget = z.number().min(0).max(KEY_BUDGET_MAX_USD).nullable().meta({
+  description:
+    "Monthly spending limit in US dollars for usage billed to this key, within the owner's own; null for none",
+});
+
 export const createKeyBody = z.object({
-  // Trimmed before the length check: the document says a name needs a non-space character.
-  name: z.string().trim().min(1).max(100).meta({ pattern: "\\S" }),
+  name: keyName,
   permissions: z.array(z.enum(PERMISSIONS)).min(1).optional(),
   expires_at: z.iso
     .datetime({ offset: true })
     .nullish()
     .meta({ description: "In the future; none for a key that never expires" }),
+  budget_usd: keyBudget.optional(),
 });
+
+export const updateKeyBody = z
+  .object({ name: keyName.optional(), budget_usd: keyBudget.optional() })
+  .refine((v) => v.name !== undefined || v.budget_usd !== undefined, "give name, budget_usd or both")
+  .meta({ anyOf: [{ required: ["name"] }, { required: ["budget_usd"] }] });
 
 export const updateUserBody = z
   .object({ role: z.enum(ROLES).optional(), disabled: z.boolean().optional() })
