@@ -152,7 +152,7 @@ export class ChatService {
     if (!request.message.trim()) throw badRequest("message must not be empty");
     // Resolving the model first answers a bad model name before anything is written.
     const target = this.#d.router.resolve(request.model);
-    const [, existing, history, requestedPersona] = await Promise.all([
+    const [, existing, history, requestedPersona, selectedPersona] = await Promise.all([
       this.#d.accounting.assertWithinBudget(identity),
       request.conversationId
         ? this.#d.store.findConversation(identity.userId, request.conversationId)
@@ -163,6 +163,10 @@ export class ChatService {
       request.personaId
         ? this.#d.store.findPersona(identity.userId, request.personaId)
         : Promise.resolve(null),
+      // A new conversation without a persona starts with the one the user chose (personas/set).
+      request.conversationId || request.personaId
+        ? Promise.resolve(null)
+        : this.#d.store.selectedPersona(identity.userId),
     ]);
     if (request.conversationId && !existing) throw notFound("Conversation not found");
     if (request.personaId && !requestedPersona) throw notFound("Persona not found");
@@ -170,6 +174,7 @@ export class ChatService {
     const personaId = requestedPersona?.id ?? existing?.personaId ?? null;
     const persona =
       requestedPersona ??
+      selectedPersona ??
       (personaId ? await this.#d.store.findPersona(identity.userId, personaId) : null) ??
       (await this.defaultPersona());
 
@@ -197,7 +202,7 @@ export class ChatService {
         id: conversationId,
         userId: identity.userId,
         title: titleFrom(request.message),
-        personaId: requestedPersona?.id ?? null,
+        personaId: (requestedPersona ?? selectedPersona)?.id ?? null,
       })
       .then(() => {
         void this.#publish("gaia.chat.conversation.created", {

@@ -239,6 +239,23 @@ export class ChatStore {
     });
   }
 
+  /** The persona the user chose for new conversations, if it still exists. */
+  async selectedPersona(userId: string): Promise<Persona | null> {
+    const selection = await this.#db.personaSelection.findUnique({
+      where: { userId },
+      select: { persona: true },
+    });
+    return selection?.persona ?? null;
+  }
+
+  async selectPersona(userId: string, personaId: string): Promise<void> {
+    await this.#db.personaSelection.upsert({
+      where: { userId },
+      create: { userId, personaId },
+      update: { personaId },
+    });
+  }
+
   /** The persona of the user's most recently active conversation that has one. */
   async lastUsedPersona(userId: string): Promise<Persona | null> {
     const latest = await this.#db.conversation.findFirst({

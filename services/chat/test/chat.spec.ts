@@ -330,6 +330,76 @@ describe("chat service through the gateway", function () {
       assert.equal((await p.call(alice, "GET", `/api/v1/chat/personas/${id}`)).status, 404);
     });
 
+    it("sets the persona new conversations start with (personas/set), for its chooser alone", async () => {
+      const user = await p.newUser();
+      const other = await p.newUser();
+      const mine = await p.call<Json>(user, "POST", "/api/v0.2/personas", {
+        name: "Bard",
+        system_prompt: "You are a bard who answers in verse.",
+      });
+      const theirs = await p.call<Json>(other, "POST", "/api/v0.2/personas", {
+        name: "Spy",
+        system_prompt: "You are a spy.",
+      });
+      const older = await p.call<Json>(user, "POST", "/api/v1/chat", { message: "before choosing" });
+      assert.match((p.openai.requests.at(-1)!.body.messages as Json[])[0]!.content, /You are Gaia/);
+
+      const refused = await p.call<Json>(user, "POST", "/api/v0.2/personas/set", {
+        persona_id: theirs.body.persona.id,
+      });
+      assert.equal(refused.status, 404, "another user's persona cannot be chosen");
+      for (const body of [{}, { persona_id: "" }, { persona_id: 7 }]) {
+        assert.equal((await p.call(user, "POST", "/api/v0.2/personas/set", body)).status, 422);
+      }
+      assert.equal(
+        (await p.call(user, "POST", "/api/v0.2/personas/set", { persona_id: "nope" })).status,
+        404,
+      );
+
+      const set = await p.call<Json>(user, "POST", "/api/v0.2/personas/set", {
+        persona_id: mine.body.persona.id,
+      });
+      assert.equal(set.status, 200);
+      assert.equal(set.body.persona.name, "Bard");
+      const current = await p.call<Json>(user, "GET", "/api/v0.2/personas/current");
+      assert.equal(current.body.persona.id, mine.body.persona.id);
+      assert.equal(
+        (await p.call<Json>(other, "GET", "/api/v0.2/personas/current")).body.persona.name,
+        "Gaia",
+        "each user's choice is their own: the other still has the default",
+      );
+
+      const fresh = await p.call<Json>(user, "POST", "/api/v1/chat", { message: "sing" });
+      assert.match(
+        (p.openai.requests.at(-1)!.body.messages as Json[])[0]!.content,
+        /bard who answers in verse/,
+      );
+      const conversation = await p.call<Json>(
+        user,
+        "GET",
+        `/api/v1/conversations/${fresh.body.conversation_id}`,
+      );
+      assert.equal(conversation.body.persona_id, mine.body.persona.id, "the new conversation keeps it");
+      await p.call(user, "POST", "/api/v1/chat", {
+        message: "still me",
+        conversation_id: older.body.conversation_id,
+      });
+      assert.match(
+        (p.openai.requests.at(-1)!.body.messages as Json[])[0]!.content,
+        /You are Gaia/,
+        "a conversation begun before the choice keeps its own persona",
+      );
+
+      await p.call(user, "DELETE", `/api/v0.2/personas/${mine.body.persona.id}`);
+      const fallback = await p.call<Json>(user, "GET", "/api/v0.2/personas/current");
+      assert.notEqual(
+        fallback.body.persona.id,
+        mine.body.persona.id,
+        "a deleted persona is no longer chosen",
+      );
+      assert.equal((await p.call(user, "GET", "/api/v1/chat/personas/set")).status, 405);
+    });
+
     it("does not let a user change a built-in persona", async () => {
       const { body } = await p.call<Json>(alice, "GET", "/api/v1/chat/personas");
       const builtin = body.personas.find((x: Json) => x.is_default);

@@ -13,6 +13,7 @@ import {
   completionRequest,
   createConversationBody,
   createPersonaBody,
+  selectPersonaBody,
 } from "@gaia/kit/contracts/chat";
 import { z } from "zod";
 import type { Method, Route, SchemaName } from "./route-table.ts";
@@ -40,6 +41,7 @@ const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
   ChatCompletionRequest: completionRequest,
   ConversationRequest: createConversationBody,
   PersonaRequest: createPersonaBody,
+  PersonaSelection: selectPersonaBody,
   RegisterRequest: registerBody,
   LoginRequest: loginBody,
   RefreshRequest: refreshBody,

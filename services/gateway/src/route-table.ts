@@ -26,6 +26,7 @@ export type SchemaName =
   | "ChatCompletionRequest"
   | "ConversationRequest"
   | "PersonaRequest"
+  | "PersonaSelection"
   | "RegisterRequest"
   | "LoginRequest"
   | "RefreshRequest"
@@ -288,6 +289,10 @@ export const ROUTES: readonly Route[] = [
   route(DELETE, "/api/v1/chat/history", "Clear chat history", chatRoute),
   route(POST, "/api/v1/chat/reload-prompt", "Reload the system prompt", chatRoute),
   route(["GET", "POST"], "/api/v1/chat/personas", "List or create personas", chatRoute, personas),
+  route(POST, "/api/v1/chat/personas/set", "Choose the persona new conversations start with", chatRoute, {
+    body: "PersonaSelection",
+    statuses: [404],
+  }),
   route(ANY, "/api/v1/chat/personas/{path+}", "A persona", chatRoute, { statuses: [409] }),
   ...SCENARIOS.map((name) => route(POST, `/api/v1/chat/${name}`, `Multi-agent scenario: ${name}`, chatCall)),
   ...CHAT_VARIANTS.map((name) =>
@@ -318,6 +323,10 @@ export const ROUTES: readonly Route[] = [
   route(GET, "/api/v0.2/models", "LLM models", chatRoute),
   route(GET, "/api/v0.2/models/{path+}", "A model", chatRoute),
   route(["GET", "POST"], "/api/v0.2/personas", "List or create personas", chatRoute, personas),
+  route(POST, "/api/v0.2/personas/set", "Choose the persona new conversations start with", chatRoute, {
+    body: "PersonaSelection",
+    statuses: [404],
+  }),
   route(ANY, "/api/v0.2/personas/{path+}", "A persona; current; set", chatRoute, { statuses: [409] }),
   route(ANY, "/api/v0.2/usage/{path+}", "Usage: current, history, log, limits, billing", chatRoute),
   route(

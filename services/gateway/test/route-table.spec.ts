@@ -234,7 +234,11 @@ describe("gateway route table", () => {
     });
     assert.deepEqual(router.match("POST", "/api/v1/auth/keys/k-1", true), {
       kind: "method-not-allowed",
-      allow: ["DELETE"],
+      allow: ["DELETE", "PATCH"],
+    });
+    assert.deepEqual(router.match("GET", "/api/v0.2/personas/set", true), {
+      kind: "method-not-allowed",
+      allow: ["POST"],
     });
     // Nor a parameter's: a literal path owns its methods.
     assert.deepEqual(router.match("GET", "/api/v1/assets/generate", true), {

@@ -7,7 +7,7 @@ import {
   parseInput,
   requirePermission,
 } from "@gaia/kit";
-import { createPersonaBody, updatePersonaBody } from "@gaia/kit/contracts/chat";
+import { createPersonaBody, selectPersonaBody, updatePersonaBody } from "@gaia/kit/contracts/chat";
 import type { Express } from "express";
 import type { ChatService } from "../chat.ts";
 import type { ChatStore, Persona } from "../store.ts";
@@ -51,10 +51,23 @@ export function mountPersonas(app: Express, store: ChatStore, chat: ChatService)
       });
     });
 
+    // The one new conversations start with: the chosen one, else the last used, else the default.
     app.get(`${base}/current`, async (_req, res) => {
       const { userId } = identityOf(res.locals);
-      const persona = (await store.lastUsedPersona(userId)) ?? (await chat.defaultPersona());
+      const persona =
+        (await store.selectedPersona(userId)) ??
+        (await store.lastUsedPersona(userId)) ??
+        (await chat.defaultPersona());
       res.json({ success: true, persona: personaView(persona), message: "Current persona" });
+    });
+
+    app.post(`${base}/set`, async (req, res) => {
+      const { userId } = identityOf(res.locals);
+      const body = parseInput(selectPersonaBody, req.body);
+      const persona = await store.findPersona(userId, body.persona_id);
+      if (!persona) throw notFound("Persona not found");
+      await store.selectPersona(userId, persona.id);
+      res.json({ success: true, persona: personaView(persona), message: "Persona set" });
     });
 
     app.post(base, requirePermission("chat:create"), async (req, res) => {

@@ -42,6 +42,9 @@ export const createPersonaBody = z.object({
   /** Admins may add built-in personas, visible to every user. */
   builtin: z.boolean().default(false),
 });
+export const selectPersonaBody = z.object({
+  persona_id: z.string().trim().min(1).max(200).meta({ description: "A persona of GET /api/v0.2/personas" }),
+});
 export const updatePersonaBody = z
   .object({
     name: text(100).optional(),

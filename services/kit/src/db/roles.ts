@@ -22,7 +22,7 @@ export const DATABASE_ROLES: Record<BackendName, RoleGrants> = {
     sequences: ["audit_log_id_seq"],
   },
   chat: {
-    readWrite: ["conversations", "messages", "personas", "usage_records"],
+    readWrite: ["conversations", "messages", "personas", "persona_selections", "usage_records"],
     read: ["provider_pricing", "api_key_budgets"],
     sequences: ["usage_records_id_seq"],
   },
