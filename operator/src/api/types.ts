@@ -72,7 +72,13 @@ export interface ManagedNats extends Omit<ManagedStore, "storage"> {
 }
 
 export interface ExternalStore {
+  /** The server's URL; with serviceSecretRef, the owner's URL that only the migration Job is given. */
   secretRef: SecretKeyRef;
+  /**
+   * A Secret holding one URL per service, under the service's name (`auth`, `chat`, …): each service connects with
+   * its own credentials, as it does to a managed datastore.
+   */
+  serviceSecretRef?: { name: string };
 }
 
 export interface Datastore<M> {

@@ -1,7 +1,7 @@
 import { DATABASE_ROLES, databaseRole, rolePasswordVariable } from "@gaia/kit/db/roles";
 import type { BackendName } from "@gaia/kit/registry";
 import type { V1EnvVar } from "@kubernetes/client-node";
-import type { GaiaPlatform, ProviderName, ServiceName } from "../api/types.ts";
+import type { ExternalStore, GaiaPlatform, ProviderName, ServiceName } from "../api/types.ts";
 import { natsHost } from "./nats.ts";
 import { DATASTORE_PORTS } from "./ports.ts";
 import { postgresHost } from "./postgres.ts";
@@ -45,12 +45,13 @@ const PROVIDER_ENV: Record<ProviderName, { key: string; baseURL?: string; consum
 /**
  * DATABASE_URL. The managed PostgreSQL is reached as the service's own role (kit db/roles.ts), whose password
  * Kubernetes expands into the URL; the migration Job connects as the owner and is given every role's password,
- * so that it makes the roles and their grants. An external database keeps the URL of the user's Secret.
+ * so that it makes the roles and their grants. An external database takes the URL of the user's Secret: each
+ * service its own (serviceSecretRef, the key named after it) where given, the migration Job always secretRef's.
  */
 export function databaseEnv(platform: GaiaPlatform, who: ServiceName | "migration"): V1EnvVar[] {
   const { postgres } = platform.spec;
   if (postgres.external)
-    return [secretEnv("DATABASE_URL", postgres.external.secretRef.name, postgres.external.secretRef.key)];
+    return [externalEnv("DATABASE_URL", postgres.external, who === "migration" ? undefined : who)];
   const at = `${postgresHost(platform)}:${DATASTORE_PORTS.postgres}/${POSTGRES_DATABASE}`;
   if (who === "migration") {
     // Kubernetes expands $(VAR) from variables defined earlier, so the password never sits in the pod spec.
@@ -72,19 +73,30 @@ export function databaseEnv(platform: GaiaPlatform, who: ServiceName | "migratio
   ];
 }
 
+/**
+ * An external datastore's URL: the service's own key of serviceSecretRef when there is one (and a service asks),
+ * else the shared secretRef.
+ */
+function externalEnv(name: string, store: ExternalStore, service?: ServiceName): V1EnvVar {
+  return store.serviceSecretRef && service
+    ? secretEnv(name, store.serviceSecretRef.name, service)
+    : secretEnv(name, store.secretRef.name, store.secretRef.key);
+}
+
 const ROLE_SERVICES = Object.keys(DATABASE_ROLES) as BackendName[];
 const isRoleService = (service: ServiceName): service is BackendName =>
   (ROLE_SERVICES as string[]).includes(service);
 
 /**
  * DATABASE_URL, REDIS_URL and NATS_URL. The managed Redis and NATS are reached as the service's own user, whose
- * password Kubernetes expands into the URL; external ones keep the URL of the user's Secret.
+ * password Kubernetes expands into the URL; external ones take the URL of the user's Secret, the service's own
+ * when the platform names a serviceSecretRef.
  */
 export function datastoreEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
   const { redis, nats } = platform.spec;
   const env = databaseEnv(platform, service);
   if (redis.external) {
-    env.push(secretEnv("REDIS_URL", redis.external.secretRef.name, redis.external.secretRef.key));
+    env.push(externalEnv("REDIS_URL", redis.external, service));
   } else {
     env.push(secretEnv("GAIA_REDIS_PASSWORD", redisSecretName(platform), service), {
       name: "REDIS_URL",
@@ -92,7 +104,7 @@ export function datastoreEnv(platform: GaiaPlatform, service: ServiceName): V1En
     });
   }
   if (nats.external) {
-    env.push(secretEnv("NATS_URL", nats.external.secretRef.name, nats.external.secretRef.key));
+    env.push(externalEnv("NATS_URL", nats.external, service));
   } else {
     env.push(secretEnv("GAIA_NATS_PASSWORD", natsSecretName(platform), service), {
       name: "NATS_URL",

@@ -156,7 +156,10 @@ export function referencedSecretNames(platform: GaiaPlatform): string[] {
   if (spec.auth?.supabase?.jwtSecretRef) names.add(spec.auth.supabase.jwtSecretRef.name);
   if (spec.kb.git?.credentialsSecretRef) names.add(spec.kb.git.credentialsSecretRef.name);
   for (const store of [spec.postgres, spec.redis, spec.nats])
-    if (store.external) names.add(store.external.secretRef.name);
+    if (store.external) {
+      names.add(store.external.secretRef.name);
+      if (store.external.serviceSecretRef) names.add(store.external.serviceSecretRef.name);
+    }
   for (const service of Object.values(spec.services)) {
     for (const env of service.env ?? []) {
       if (env.valueFrom?.secretKeyRef && !env.valueFrom.secretKeyRef.optional)

@@ -48,6 +48,16 @@ describe("operator against a real API server: the CRD rejects invalid platforms"
     });
   }
 
+  it("keeps an external datastore's per-service Secret (not pruned as unknown)", async () => {
+    const external = { secretRef: { name: "db", key: "url" }, serviceSecretRef: { name: "db-services" } };
+    const created = (await create({ postgres: { external } }, "gaia-external")) as GaiaPlatform;
+    assert.deepEqual(created.spec.postgres.external, external);
+    await rejects(
+      create({ postgres: { external: { ...external, serviceSecretRef: {} } } }, "gaia-external-2"),
+      /serviceSecretRef\.name: Required value/,
+    );
+  });
+
   it("needs exactly one of managed or external per datastore", async () => {
     await rejects(
       create({ postgres: { managed: {}, external: { secretRef: { name: "db", key: "url" } } } }),

@@ -86,7 +86,9 @@ describe("specs/secrets", () => {
         },
         auth: { supabase: { jwtSecretRef: { name: "supa", key: "jwt" } } },
         kb: { git: { url: "https://g/kb.git", credentialsSecretRef: { name: "kb-git" } } },
-        postgres: { external: { secretRef: { name: "db", key: "url" } } },
+        postgres: {
+          external: { secretRef: { name: "db", key: "url" }, serviceSecretRef: { name: "db-services" } },
+        },
         services: {
           web: {
             env: [
@@ -97,6 +99,6 @@ describe("specs/secrets", () => {
         },
       }),
     );
-    assert.deepEqual(names, ["assets", "db", "kb-git", "llm", "supa", "web-extra"]);
+    assert.deepEqual(names, ["assets", "db", "db-services", "kb-git", "llm", "supa", "web-extra"]);
   });
 });

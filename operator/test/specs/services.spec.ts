@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { V1Container, V1Deployment, V1Service, V1ServiceAccount } from "@kubernetes/client-node";
+import { databaseEnv } from "../../src/specs/env.ts";
 import { services } from "../../src/specs/services.ts";
 import { byName, makePlatform } from "../support/platform.ts";
 
@@ -140,6 +141,41 @@ describe("specs/services", () => {
     assert.deepEqual(env.get("REDIS_URL")?.valueFrom, { secretKeyRef: { name: "cache", key: "uri" } });
     assert.deepEqual(env.get("NATS_URL")?.valueFrom, { secretKeyRef: { name: "bus", key: "nats" } });
     assert.equal(env.has("GAIA_POSTGRES_PASSWORD"), false);
+  });
+
+  it("gives each service its own URL of an external datastore when a serviceSecretRef names them", () => {
+    const own = (name: string) => ({
+      secretRef: { name: `${name}-owner`, key: "url" },
+      serviceSecretRef: { name },
+    });
+    const built = build({
+      postgres: { external: own("db") },
+      redis: { external: own("cache") },
+      nats: { external: own("bus") },
+    });
+    for (const service of ["gateway", "auth", "chat", "asset", "kb", "web"]) {
+      const env = envOf(built.deployments.get(`gaia-${service}`));
+      assert.deepEqual(
+        env.get("DATABASE_URL")?.valueFrom,
+        { secretKeyRef: { name: "db", key: service } },
+        service,
+      );
+      assert.deepEqual(
+        env.get("REDIS_URL")?.valueFrom,
+        { secretKeyRef: { name: "cache", key: service } },
+        service,
+      );
+      assert.deepEqual(
+        env.get("NATS_URL")?.valueFrom,
+        { secretKeyRef: { name: "bus", key: service } },
+        service,
+      );
+    }
+    // The migration Job alone holds the owner's URL: it makes the roles the services connect as.
+    const migration = databaseEnv(makePlatform({ postgres: { external: own("db") } }), "migration");
+    assert.deepEqual(migration, [
+      { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "db-owner", key: "url" } } },
+    ]);
   });
 
   it("gives LLM keys to chat only and asset-provider keys to asset only", () => {
