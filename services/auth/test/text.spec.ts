@@ -69,6 +69,13 @@ function cases(known: {
       as: "user",
       body: () => ({ name: "k", permissions: ["chat:create"], expires_at: "2099-01-01T00:00:00Z" }),
     },
+    {
+      schema: "updateKeyBody",
+      method: "PATCH",
+      path: `/api/v1/auth/keys/${known.keyId}`,
+      as: "user",
+      body: () => ({ name: "renamed", budget_usd: 5 }),
+    },
     { schema: "uuid", method: "DELETE", path: "/api/v1/auth/keys/{text}", as: "user" },
     {
       schema: "usersQuery",

@@ -125,6 +125,12 @@ function cases(ids: { conversation: string; persona: string }): TextCase[] {
       path: `/api/v0.2/personas/${ids.persona}`,
       body: () => ({ name: "Bard", description: "sings", system_prompt: "You sing." }),
     },
+    {
+      schema: "contracts.selectPersonaBody",
+      method: "POST",
+      path: "/api/v0.2/personas/set",
+      body: () => ({ persona_id: ids.persona }),
+    },
     { schema: "usage.historyQuery", method: "GET", path: "/api/v0.2/usage/history", query: { days: "7" } },
     // Path parameters outside any schema: ids, model and provider names.
     { schema: "path", method: "GET", path: "/api/v1/conversations/{text}" },
