@@ -347,14 +347,17 @@ describe("chat service through the gateway", function () {
       const refused = await p.call<Json>(user, "POST", "/api/v0.2/personas/set", {
         persona_id: theirs.body.persona.id,
       });
-      assert.equal(refused.status, 404, "another user's persona cannot be chosen");
-      for (const body of [{}, { persona_id: "" }, { persona_id: 7 }]) {
+      assert.equal(refused.status, 422, "another user's persona cannot be chosen");
+      assert.match(String(refused.body.detail), /^persona_id: /);
+      for (const body of [
+        {},
+        { persona_id: "" },
+        { persona_id: " " },
+        { persona_id: 7 },
+        { persona_id: "nope" },
+      ]) {
         assert.equal((await p.call(user, "POST", "/api/v0.2/personas/set", body)).status, 422);
       }
-      assert.equal(
-        (await p.call(user, "POST", "/api/v0.2/personas/set", { persona_id: "nope" })).status,
-        404,
-      );
 
       const set = await p.call<Json>(user, "POST", "/api/v0.2/personas/set", {
         persona_id: mine.body.persona.id,

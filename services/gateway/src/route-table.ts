@@ -291,7 +291,6 @@ export const ROUTES: readonly Route[] = [
   route(["GET", "POST"], "/api/v1/chat/personas", "List or create personas", chatRoute, personas),
   route(POST, "/api/v1/chat/personas/set", "Choose the persona new conversations start with", chatRoute, {
     body: "PersonaSelection",
-    statuses: [404],
   }),
   route(ANY, "/api/v1/chat/personas/{path+}", "A persona", chatRoute, { statuses: [409] }),
   ...SCENARIOS.map((name) => route(POST, `/api/v1/chat/${name}`, `Multi-agent scenario: ${name}`, chatCall)),
@@ -325,7 +324,6 @@ export const ROUTES: readonly Route[] = [
   route(["GET", "POST"], "/api/v0.2/personas", "List or create personas", chatRoute, personas),
   route(POST, "/api/v0.2/personas/set", "Choose the persona new conversations start with", chatRoute, {
     body: "PersonaSelection",
-    statuses: [404],
   }),
   route(ANY, "/api/v0.2/personas/{path+}", "A persona; current; set", chatRoute, { statuses: [409] }),
   route(ANY, "/api/v0.2/usage/{path+}", "Usage: current, history, log, limits, billing", chatRoute),

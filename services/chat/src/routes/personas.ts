@@ -6,6 +6,7 @@ import {
   notFound,
   parseInput,
   requirePermission,
+  unprocessable,
 } from "@gaia/kit";
 import { createPersonaBody, selectPersonaBody, updatePersonaBody } from "@gaia/kit/contracts/chat";
 import type { Express } from "express";
@@ -65,7 +66,8 @@ export function mountPersonas(app: Express, store: ChatStore, chat: ChatService)
       const { userId } = identityOf(res.locals);
       const body = parseInput(selectPersonaBody, req.body);
       const persona = await store.findPersona(userId, body.persona_id);
-      if (!persona) throw notFound("Persona not found");
+      // The path exists; what is missing is what the body names, so not a 404.
+      if (!persona) throw unprocessable("persona_id: no persona with this id is yours or built in");
       await store.selectPersona(userId, persona.id);
       res.json({ success: true, persona: personaView(persona), message: "Persona set" });
     });

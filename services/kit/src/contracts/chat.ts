@@ -43,7 +43,7 @@ export const createPersonaBody = z.object({
   builtin: z.boolean().default(false),
 });
 export const selectPersonaBody = z.object({
-  persona_id: z.string().trim().min(1).max(200).meta({ description: "A persona of GET /api/v0.2/personas" }),
+  persona_id: text(200).meta({ description: "A persona of GET /api/v0.2/personas" }),
 });
 export const updatePersonaBody = z
   .object({
