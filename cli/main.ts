@@ -20,6 +20,7 @@ import {
 import { databaseTarget, describeTarget, openDatabase } from "@gaia/kit/db/client";
 import { applyMigrations, createMigration, migrationStatus } from "@gaia/kit/db/migrate";
 import { applyRoles, databaseRole, rolePasswords } from "@gaia/kit/db/roles";
+import { MissingPasswords, NATS_PASSWORD_VARIABLES, natsAuthorizationBlock, redisAclFile } from "./grants.ts";
 import { say, steps, warn } from "./output.ts";
 import { AVAILABLE, SERVICES } from "./services.ts";
 
@@ -32,6 +33,8 @@ const USAGE = `gaia — the Gaia platform
   gaia db create NAME           write a migration for changes to prisma/schema.prisma
   gaia keys create --email E [--role admin|developer|user|guest] [--name N]
                                 create the user if needed and print a new API key
+  gaia grants redis|nats        print the per-service users for an external Redis (ACL file) or NATS
+                                (authorization block), with no password in them
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -46,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         return await db(rest[0], rest[1]);
       case "keys":
         return await keys(rest);
+      case "grants":
+        return grants(rest[0]);
       case undefined:
       case "help":
       case "--help":
@@ -258,6 +263,34 @@ async function db(sub: string | undefined, name: string | undefined): Promise<nu
   } finally {
     await database.close();
   }
+}
+
+/** The users an external datastore needs: the file on stdout, what to do with it on stderr. */
+function grants(store: string | undefined): number {
+  try {
+    if (store === "redis") {
+      process.stdout.write(redisAclFile(process.env));
+      warn(
+        "Wrote a Redis ACL file (each password as its SHA-256). Save it as the server's aclfile, restart Redis, then give each service its URL redis://<service>:<password>@host:6379 in external.serviceSecretRef.",
+      );
+      return 0;
+    }
+    if (store === "nats") {
+      process.stdout.write(natsAuthorizationBlock());
+      warn(
+        `Wrote nats-server's authorization block. Put it in the server's configuration and start nats-server with ${NATS_PASSWORD_VARIABLES.join(", ")} in its environment, each set to its password in double quotes (nats-server parses a variable's value as configuration: export GAIA_NATS_PASSWORD_AUTH='"<password>"'); then give each service its URL nats://<service>:<password>@host:4222 in external.serviceSecretRef.`,
+      );
+      return 0;
+    }
+  } catch (error) {
+    if (!(error instanceof MissingPasswords)) throw error;
+    warn(`gaia grants ${store}: ${error.message}`);
+    return 2;
+  }
+  warn(
+    "gaia grants: name redis or nats (PostgreSQL: `gaia db migrate` with GAIA_DB_PASSWORD_<SERVICE> makes the roles)",
+  );
+  return 2;
 }
 
 async function keys(args: string[]): Promise<number> {

@@ -77,9 +77,9 @@ export type RedisUser = (typeof REDIS_USERS)[number];
 /**
  * The ACL rules of each Redis user, as `user` directive arguments: the default user off, then one user per
  * service and the probe's. `password` gives the text after `>` — the password itself, or a placeholder the
- * deployment expands.
+ * deployment expands — or, with `form` "#", the SHA-256 (hex) of the password, so an ACL file need not hold it.
  */
-export function redisAcl(password: (user: RedisUser) => string): string[][] {
+export function redisAcl(password: (user: RedisUser) => string, form: ">" | "#" = ">"): string[][] {
   const rules: string[][] = [["default", "off"]];
   for (const service of SERVICE_NAMES) {
     const grant = REDIS_GRANTS[service];
@@ -88,7 +88,7 @@ export function redisAcl(password: (user: RedisUser) => string): string[][] {
     rules.push([
       service,
       "on",
-      `>${password(service)}`,
+      `${form}${password(service)}`,
       "resetkeys",
       ...keys,
       "resetchannels",
@@ -99,7 +99,7 @@ export function redisAcl(password: (user: RedisUser) => string): string[][] {
   rules.push([
     REDIS_PROBE_USER,
     "on",
-    `>${password(REDIS_PROBE_USER)}`,
+    `${form}${password(REDIS_PROBE_USER)}`,
     "resetkeys",
     "resetchannels",
     "-@all",
