@@ -3,6 +3,7 @@ import {
   NATS_USERS,
   type NatsUser,
   natsAuthorization,
+  passwordVariable,
   REDIS_USERS,
   type RedisUser,
   redisAcl,
@@ -14,10 +15,6 @@ import {
  * does not run. Neither output holds a password: Redis's ACL file gets each password's SHA-256, NATS's
  * configuration names environment variables that nats-server reads when it starts.
  */
-
-/** GAIA_REDIS_PASSWORD_AUTH, GAIA_NATS_PASSWORD_GAME_SERVER, … */
-export const passwordVariable = (store: "redis" | "nats", user: string) =>
-  `GAIA_${store.toUpperCase()}_PASSWORD_${user.toUpperCase().replaceAll("-", "_")}`;
 
 export class MissingPasswords extends Error {
   constructor(readonly variables: string[]) {

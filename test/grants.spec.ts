@@ -6,10 +6,15 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { NATS_USERS, REDIS_USERS } from "@gaia/kit/datastores";
+import {
+  NATS_USERS,
+  type NatsUser,
+  passwordVariable,
+  REDIS_USERS,
+  type RedisUser,
+} from "@gaia/kit/datastores";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { passwordVariable } from "../cli/grants.ts";
 import { freePort } from "./support/servers.ts";
 import { eventually } from "./support/wait.ts";
 
@@ -24,7 +29,10 @@ const gaiaGrants = (store: string, env: Record<string, string>) =>
     env: { ...process.env, ...env },
   });
 
-const passwordsFor = (store: "redis" | "nats", users: readonly string[]): Record<string, string> =>
+const passwordsFor = (
+  store: "redis" | "nats",
+  users: readonly (RedisUser | NatsUser)[],
+): Record<string, string> =>
   Object.fromEntries(users.map((u) => [passwordVariable(store, u), randomBytes(18).toString("base64url")]));
 
 /** One command over a bare TCP connection, as a pod with network access and no credentials would send it. */

@@ -1,4 +1,10 @@
-import { NATS_GAME_SERVER_USER, NATS_USERS, type NatsUser, natsAuthorization } from "@gaia/kit/datastores";
+import {
+  NATS_GAME_SERVER_USER,
+  NATS_USERS,
+  type NatsUser,
+  natsAuthorization,
+  passwordVariable,
+} from "@gaia/kit/datastores";
 import type { V1ConfigMap, V1EnvVar, V1Service } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { hashOf } from "../hash.ts";
@@ -31,14 +37,13 @@ function headlessName(platform: GaiaPlatform): string {
   return childName(platform, "nats-headless");
 }
 
-const variable = (user: NatsUser) => user.toUpperCase().replaceAll("-", "_");
-/** A password as the Secret holds it, for the services' URLs. */
-const rawVariable = (user: NatsUser) => `GAIA_NATS_PASSWORD_${variable(user)}`;
+/** A password as the Secret holds it. */
+const rawVariable = (user: NatsUser) => passwordVariable("nats", user);
 /**
- * The same, quoted: nats-server parses a variable's value as configuration, and a password such as `1e5...`
- * or `-x...` would not read back as a string.
+ * The same, quoted (NATS_PASSWORD_<USER>): nats-server parses a variable's value as configuration, and a
+ * password such as `1e5...` or `-x...` would not read back as a string.
  */
-const configVariable = (user: NatsUser) => `NATS_PASSWORD_${variable(user)}`;
+const configVariable = (user: NatsUser) => rawVariable(user).replace(/^GAIA_/, "");
 
 function passwordEnv(platform: GaiaPlatform): V1EnvVar[] {
   return NATS_USERS.flatMap((user): V1EnvVar[] => [

@@ -1,4 +1,10 @@
-import { REDIS_PROBE_USER, REDIS_USERS, type RedisUser, redisUserArgs } from "@gaia/kit/datastores";
+import {
+  passwordVariable,
+  REDIS_PROBE_USER,
+  REDIS_USERS,
+  type RedisUser,
+  redisUserArgs,
+} from "@gaia/kit/datastores";
 import type { V1EnvVar } from "@kubernetes/client-node";
 import type { GaiaPlatform } from "../api/types.ts";
 import { datastoreStatefulSet, headlessService } from "./datastore.ts";
@@ -21,8 +27,6 @@ export function redisHost(platform: GaiaPlatform): string {
   return childName(platform, "redis");
 }
 
-const passwordVariable = (user: RedisUser) => `GAIA_REDIS_PASSWORD_${user.toUpperCase()}`;
-
 /** Each user's password from the generated Secret; the ACL arguments name them as $(VAR), expanded by Kubernetes. */
 function passwordEnv(platform: GaiaPlatform): V1EnvVar[] {
   const fromSecret = (name: string, user: RedisUser): V1EnvVar => ({
@@ -30,7 +34,7 @@ function passwordEnv(platform: GaiaPlatform): V1EnvVar[] {
     valueFrom: { secretKeyRef: { name: redisSecretName(platform), key: user } },
   });
   return [
-    ...REDIS_USERS.map((user) => fromSecret(passwordVariable(user), user)),
+    ...REDIS_USERS.map((user) => fromSecret(passwordVariable("redis", user), user)),
     // redis-cli reads its password from here, so the probes authenticate without one on their command line.
     fromSecret("REDISCLI_AUTH", REDIS_PROBE_USER),
   ];
@@ -63,7 +67,7 @@ export function redis(platform: GaiaPlatform): Manifest[] {
         "/data",
         "--port",
         String(port),
-        ...redisUserArgs((user) => `$(${passwordVariable(user)})`),
+        ...redisUserArgs((user) => `$(${passwordVariable("redis", user)})`),
       ],
       env: passwordEnv(platform),
       ports: [{ name: "redis", containerPort: port, protocol: "TCP" }],

@@ -75,6 +75,13 @@ export const REDIS_USERS = [...SERVICE_NAMES, REDIS_PROBE_USER] as const;
 export type RedisUser = (typeof REDIS_USERS)[number];
 
 /**
+ * The environment variable that holds a datastore user's password wherever Gaia hands one over — the managed
+ * servers' pods and `gaia grants` alike: GAIA_REDIS_PASSWORD_AUTH, GAIA_NATS_PASSWORD_GAME_SERVER, …
+ */
+export const passwordVariable = (store: "redis" | "nats", user: RedisUser | NatsUser) =>
+  `GAIA_${store.toUpperCase()}_PASSWORD_${user.toUpperCase().replaceAll("-", "_")}`;
+
+/**
  * The ACL rules of each Redis user, as `user` directive arguments: the default user off, then one user per
  * service and the probe's. `password` gives the text after `>` — the password itself, or a placeholder the
  * deployment expands — or, with `form` "#", the SHA-256 (hex) of the password, so an ACL file need not hold it.
