@@ -108,7 +108,7 @@ export class KeyManager {
     ip: string,
   ): Promise<KeyView> {
     const record = await this.#owned(caller, id);
-    const updated = record.revokedAt ? null : await updateApiKey(this.#deps.db, id, change);
+    const updated = await updateApiKey(this.#deps.db, id, change);
     if (!updated) throw notFound("No such API key");
     await this.#deps.audit({
       action: AUDIT.keyUpdated,

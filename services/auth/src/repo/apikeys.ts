@@ -56,8 +56,9 @@ export async function updateApiKey(
   id: string,
   change: { name?: string; budgetUsd?: number | null },
 ): Promise<ApiKey | null> {
-  const { count } = await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: change });
-  return count > 0 ? db.apiKey.findUnique({ where: { id } }) : null;
+  // One statement: the revokedAt condition and the write cannot be split by a concurrent revoke.
+  const [updated] = await db.apiKey.updateManyAndReturn({ where: { id, revokedAt: null }, data: change });
+  return updated ?? null;
 }
 
 /** Mark a key revoked; answers whether this call revoked it (false when it already was). */

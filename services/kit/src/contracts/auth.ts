@@ -29,7 +29,7 @@ export const logoutBody = z.object({ refresh_token: refreshToken.optional() });
 const keyName = z.string().trim().min(1).max(100).meta({ pattern: "\\S" });
 
 /** The column is NUMERIC(12,6): a budget fits it, to the micro-dollar. */
-export const KEY_BUDGET_MAX_USD = 999_999;
+const KEY_BUDGET_MAX_USD = 999_999;
 const keyBudget = z.number().min(0).max(KEY_BUDGET_MAX_USD).nullable().meta({
   description:
     "Monthly spending limit in US dollars for usage billed to this key, within the owner's own; null for none",
