@@ -4,6 +4,7 @@ import type { ServiceName, StartService } from "@gaia/kit";
 export const SERVICES: Partial<Record<ServiceName, () => Promise<StartService>>> = {
   auth: async () => (await import("@gaia/auth/main")).start,
   chat: async () => (await import("@gaia/chat/main")).start,
+  kb: async () => (await import("@gaia/kb/main")).start,
   gateway: async () => (await import("@gaia/gateway/main")).start,
 };
 

@@ -5,7 +5,12 @@
  */
 
 import { SERVICE_NAMES, type ServiceName } from "./registry.ts";
-import { CREDENTIAL_REVOKED_SUBJECT, IDENTITY_REVOKED_SUBJECT, WORLD_UPDATES_SUBJECTS } from "./subjects.ts";
+import {
+  CREDENTIAL_REVOKED_SUBJECT,
+  IDENTITY_REVOKED_SUBJECT,
+  KB_CHANGED_SUBJECT,
+  WORLD_UPDATES_SUBJECTS,
+} from "./subjects.ts";
 
 /** Every cache key starts with this (RedisCache's prefix), so ACL key patterns can name it. */
 export const CACHE_KEY_PREFIX = "gaia:";
@@ -65,7 +70,8 @@ export const REDIS_GRANTS: Record<ServiceName, RedisGrant> = {
   },
   asset: NO_KEYS,
   chat: NO_KEYS,
-  kb: NO_KEYS,
+  // Cached reads and searches, and the generation counter that a change bumps to retire them all at once.
+  kb: { keys: [{ pattern: "kb:*" }], calls: ["get", "set", "del", "incr"] },
   web: NO_KEYS,
 };
 
@@ -149,7 +155,7 @@ const NATS_SERVICE_GRANTS: Record<ServiceName, NatsGrant> = {
   auth: { publish: ["gaia.auth.>"], subscribe: [] },
   asset: { publish: ["gaia.asset.generation.>"], subscribe: [] },
   chat: { publish: ["gaia.chat.>"], subscribe: [WORLD_UPDATES_SUBJECTS] },
-  kb: { publish: [], subscribe: [] },
+  kb: { publish: [KB_CHANGED_SUBJECT], subscribe: [KB_CHANGED_SUBJECT] },
   web: { publish: [], subscribe: [] },
 };
 

@@ -10,3 +10,5 @@ export const IDENTITY_REVOKED_SUBJECT = "gaia.auth.identity.revoked";
 /** Game servers publish a user's world changes here; chat forwards them into that user's streams. */
 export const worldSubject = (userId: string) => `world.updates.user.${userId}`;
 export const WORLD_UPDATES_SUBJECTS = worldSubject("*");
+/** The KB announces each change (the paths and the commit) here, so its other replicas sync and drop cached answers. */
+export const KB_CHANGED_SUBJECT = "gaia.kb.changed";

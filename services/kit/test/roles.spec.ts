@@ -21,6 +21,10 @@ const TABLES = [
   "assets",
   "asset_jobs",
   "kb_path_permissions",
+  "kb_documents",
+  "kb_document_versions",
+  "kb_sync_state",
+  "kb_conflicts",
   "api_key_budgets",
 ] as const;
 type Table = (typeof TABLES)[number];
@@ -37,7 +41,13 @@ const ACCESS: Record<BackendName, Partial<Record<Table, "read" | "write">>> = {
     api_key_budgets: R,
   },
   asset: { assets: W, asset_jobs: W, usage_records: W, provider_pricing: R, api_key_budgets: R },
-  kb: { kb_path_permissions: W },
+  kb: {
+    kb_path_permissions: W,
+    kb_documents: W,
+    kb_document_versions: W,
+    kb_sync_state: W,
+    kb_conflicts: W,
+  },
 };
 
 async function as<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {

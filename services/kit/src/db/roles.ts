@@ -31,7 +31,17 @@ export const DATABASE_ROLES: Record<BackendName, RoleGrants> = {
     read: ["provider_pricing", "api_key_budgets"],
     sequences: ["usage_records_id_seq"],
   },
-  kb: { readWrite: ["kb_path_permissions"], read: [], sequences: [] },
+  kb: {
+    readWrite: [
+      "kb_path_permissions",
+      "kb_documents",
+      "kb_document_versions",
+      "kb_sync_state",
+      "kb_conflicts",
+    ],
+    read: [],
+    sequences: [],
+  },
 };
 
 export const databaseRole = (service: BackendName) => `gaia_${service}`;

@@ -26,6 +26,11 @@ export interface AppOptions {
   health?: HealthCheck;
   /** The service's database: /health calls the service degraded and /ready answers 503 while it does not answer. */
   database?: Pick<Database, "prisma">;
+  /**
+   * Why the service cannot answer yet (its KB clone still being made, ...), or undefined when it can: /ready
+   * answers 503 with the reason until then, so Kubernetes routes to the service only when it can serve.
+   */
+  notReady?: () => string | undefined;
   /** Largest JSON body accepted, in bytes: the service's SERVICE_BODY_LIMITS entry unless a test says otherwise. */
   bodyLimit?: number | string;
   /** Mount the service's routes; they run after the common middleware and before the 404 and error handlers. */
@@ -211,6 +216,11 @@ export function createApp(options: AppOptions): GaiaApp {
     }
   });
   app.get("/ready", async (_req, res) => {
+    const reason = options.notReady?.();
+    if (reason) {
+      res.status(503).json({ detail: `${name} is not ready: ${reason}` });
+      return;
+    }
     if (database && !(await databaseAnswers(database))) {
       res.status(503).json({ detail: `${name} is not ready: its database is unavailable` });
       return;
