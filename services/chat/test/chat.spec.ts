@@ -5,7 +5,7 @@ import {
   type ChatPlatform,
   eventually,
   startChatPlatform,
-  startFakeKb,
+  startRealKb,
   type TestUser,
 } from "./support/platform.ts";
 import { collectSse, parseMaybe, readSse } from "./support/sse.ts";
@@ -558,9 +558,12 @@ describe("chat service through the gateway", function () {
   });
 
   describe("knowledge-base tools", () => {
-    it("lets the model search and read the KB with the caller's own identity, then answer", async () => {
-      const kb = await startFakeKb({
-        "worlds/arden/dragons.md": "Dragons of Arden sleep under the Grey Peaks.",
+    it("lets the model search and read the real KB as the caller: their private notes, never another user's", async () => {
+      const bob = await p.newUser();
+      const kb = await startRealKb(p, {
+        "worlds/arden/dragons.md": "# Dragons\n\nDragons of Arden sleep under the Grey Peaks.\n",
+        [`users/${alice.userId}/dragons.md`]: "Alice's note: dragons fear the silver bell.\n",
+        [`users/${bob.userId}/dragons.md`]: "Bob's note: dragons owe Bob money.\n",
       });
       p.setKbUrl(kb.url);
       try {
@@ -579,18 +582,6 @@ describe("chat service through the gateway", function () {
         ).map((e) => e.data as Json);
         assert.equal(contentOf(events.map((data) => ({ data }))), "Under the Grey Peaks.");
         assert.equal(events.at(-1)!.type, "done");
-        assert.deepEqual(
-          kb.calls.map((c) => [c.path, c.body]),
-          [
-            ["/api/v0.2/kb/search", { query: "dragons" }],
-            ["/api/v0.2/kb/read", { path: "worlds/arden/dragons.md" }],
-          ],
-        );
-        // The KB saw Alice herself, not chat.
-        const identity = JSON.parse(
-          Buffer.from(kb.calls[0]!.identity!.split(".")[1]!, "base64url").toString(),
-        );
-        assert.equal(identity.sub, alice.userId);
         const tools = p.openai.requests.at(-3)!.body.tools as Json[];
         assert.deepEqual(
           tools.map((t) => t.function.name),
@@ -599,7 +590,32 @@ describe("chat service through the gateway", function () {
         const last = p.openai.requests.at(-1)!.body.messages as Json[];
         const toolResults = last.filter((m) => m.role === "tool");
         assert.equal(toolResults.length, 2);
-        assert.match(toolResults[1]!.content, /Grey Peaks/);
+        // The KB answered as Alice: her own private note is found, Bob's is not.
+        const found = [
+          ...new Set(JSON.parse(toolResults[0]!.content).results.map((h: Json) => h.path)),
+        ].sort();
+        assert.deepEqual(found, [`users/${alice.userId}/dragons.md`, "worlds/arden/dragons.md"]);
+        assert.ok(!toolResults[0]!.content.includes("Bob"));
+        assert.match(JSON.parse(toolResults[1]!.content).content, /Grey Peaks/);
+
+        // Bob's note by path, asked for by Alice's model: not found, not shown.
+        p.openai.enqueue(
+          {
+            kind: "tools",
+            calls: [
+              {
+                id: "call_b",
+                name: "kb_read",
+                arguments: JSON.stringify({ path: `users/${bob.userId}/dragons.md` }),
+              },
+            ],
+          },
+          { kind: "text", chunks: ["Nothing."] },
+        );
+        await p.call<Json>(alice, "POST", "/api/v1/chat", { message: "Read Bob's note" });
+        const denied = (p.openai.requests.at(-1)!.body.messages as Json[]).find((m) => m.role === "tool")!;
+        assert.match(denied.content, /No file at/);
+        assert.ok(!denied.content.includes("money"));
       } finally {
         p.setKbUrl(`http://127.0.0.1:1`);
         await kb.close();
@@ -607,7 +623,7 @@ describe("chat service through the gateway", function () {
     });
 
     it("uses Anthropic's tool format too", async () => {
-      const kb = await startFakeKb({ "npc/mara.md": "Mara keeps the Gilded Boar." });
+      const kb = await startRealKb(p, { "npc/mara.md": "Mara keeps the Gilded Boar.\n" });
       p.setKbUrl(kb.url);
       try {
         p.anthropic.enqueue(
@@ -629,6 +645,7 @@ describe("chat service through the gateway", function () {
         assert.equal(turns.at(-1)!.content[0].type, "tool_result");
         assert.match(turns.at(-1)!.content[0].content, /Gilded Boar/);
       } finally {
+        p.setKbUrl(`http://127.0.0.1:1`);
         await kb.close();
       }
     });

@@ -1,16 +1,21 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { RunningService, Runtime } from "@gaia/kit";
 import { startTestAuth, startTestGateway } from "../../../../test/support/platform.ts";
 import { startService, testRuntime } from "../../../../test/support/runtime.ts";
 import {
   asService,
   freePort,
+  registerCleanup,
   type StoppableServer,
   sharedPostgres,
   startNats,
   startRedis,
 } from "../../../../test/support/servers.ts";
+import { kbConfig } from "../../../kb/src/config.ts";
+import { startKb } from "../../../kb/src/main.ts";
 import { chatConfig } from "../../src/config.ts";
 import { startChat } from "../../src/main.ts";
 import { FAKE_ANTHROPIC_KEY, startFakeAnthropic } from "./fake-anthropic.ts";
@@ -217,46 +222,43 @@ export async function startChatPlatform(
 }
 
 /** A stand-in for the KB service's HTTP contract: records what chat sent and answers from a small table. */
-export interface FakeKb {
+export interface RealKb {
   url: string;
-  calls: { path: string; identity: string | undefined; body: Record<string, unknown> }[];
   close(): Promise<void>;
 }
 
-export async function startFakeKb(files: Record<string, string>): Promise<FakeKb> {
-  const calls: FakeKb["calls"] = [];
-  const server: Server = createServer(async (req: IncomingMessage, res) => {
-    let raw = "";
-    for await (const part of req) raw += part;
-    const body = raw ? JSON.parse(raw) : {};
-    calls.push({ path: req.url ?? "", identity: req.headers["x-gaia-identity"] as string | undefined, body });
-    res.setHeader("content-type", "application/json");
-    if (!req.headers["x-gaia-identity"])
-      return void res.writeHead(401).end('{"detail":"Missing service identity"}');
-    if (req.url === "/api/v0.2/kb/search") {
-      const query = String(body.query ?? "").toLowerCase();
-      const results = Object.entries(files)
-        .filter(([, text]) => text.toLowerCase().includes(query))
-        .map(([path, text]) => ({ path, excerpt: text.slice(0, 80) }));
-      return void res.end(JSON.stringify({ query: body.query, results }));
-    }
-    if (req.url === "/api/v0.2/kb/read") {
-      const content = files[String(body.path)];
-      if (content === undefined) return void res.writeHead(404).end('{"detail":"No such file"}');
-      return void res.end(JSON.stringify({ path: body.path, content }));
-    }
-    res.writeHead(404).end('{"detail":"not found"}');
+/**
+ * The real KB service for chat's tools: a local Git repository holding `files` (committed before it starts, as
+ * an adopted repository), on the chat platform's database as kb's own role, verifying identities against its auth.
+ */
+export async function startRealKb(p: ChatPlatform, files: Record<string, string>): Promise<RealKb> {
+  const dir = await mkdtemp(join(tmpdir(), "gaia-chat-kb-"));
+  registerCleanup(() => rm(dir, { recursive: true, force: true }));
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.name=Seed", "-c", "user.email=seed@example.com", ...args], { cwd: dir });
+  git("init", "-q", "-b", "main");
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+  git("add", "-A");
+  git("commit", "-qm", "seed");
+  const runtime = await testRuntime({
+    databaseUrl: asService(p.chatRuntime.env.DATABASE_URL!, "kb"),
+    env: { GAIA_AUTH_URL: p.authUrl },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const config = kbConfig({ KB_PATH: dir, KB_SYNC_INTERVAL_S: "0" }, runtime.env.GAIA_DATA_DIR);
+  const service = await startService(runtime, "kb", (ctx) => startKb(ctx, config));
+  await eventually(async () => (await fetch(`${service.url}/ready`)).ok, 10_000);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: service.url,
+    async close() {
+      await service.close(200);
+      await runtime.close();
+    },
   };
 }
 
-export { eventually } from "../../../../test/support/wait.ts";
+import { eventually } from "../../../../test/support/wait.ts";
+
+export { eventually };

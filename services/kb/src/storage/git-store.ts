@@ -46,7 +46,9 @@ This is Gaia's knowledge base: markdown files that writers edit through the API,
 `;
 
 /** A push loses a race at most this many times in a row before the writer is told to try again. */
-const PUSH_ATTEMPTS = 12;
+const PUSH_ATTEMPTS = 40;
+/** Between lost races, a random wait up to this many ms times the attempt, so two replicas stop colliding. */
+const BACKOFF_MS = 15;
 const NO_COMMIT = "0000000000000000000000000000000000000000";
 
 function authorArg(author: Author): string {
@@ -304,6 +306,9 @@ export class GitStore implements Store {
       this.#assertReady();
       for (let attempt = 0; attempt < PUSH_ATTEMPTS; attempt++) {
         if (this.#config.remote && attempt > 0) {
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.random() * BACKOFF_MS * Math.min(attempt, 10)),
+          );
           await this.#fetch().catch((error) => {
             throw new StorageUnavailable(`the Git remote did not answer: ${(error as Error).message}`, 503);
           });

@@ -53,6 +53,7 @@ export interface KbPlatform {
   nats: StoppableServer;
   user(role?: "admin" | "developer" | "user" | "guest"): Promise<KbUser>;
   /** A JSON call through gateway `via` (0 unless given) with the user's API key. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read answers field by field.
   call<T = Record<string, any>>(
     user: KbUser,
     method: string,
@@ -85,7 +86,16 @@ export function gitIn(dir: string) {
 }
 
 export async function startKbPlatform(
-  options: { mode?: StorageMode; remote?: boolean; replicas?: number; env?: Record<string, string> } = {},
+  options: {
+    mode?: StorageMode;
+    remote?: boolean;
+    /** An existing bare repository to use as the remote (adopted as it is), instead of a new empty one. */
+    remotePath?: string;
+    replicas?: number;
+    env?: Record<string, string>;
+    /** Answer as soon as kb listens, not when it is ready (for tests of start-up itself). */
+    waitReady?: boolean;
+  } = {},
 ): Promise<KbPlatform> {
   const mode = options.mode ?? "git";
   const replicas = options.replicas ?? 1;
@@ -98,8 +108,8 @@ export async function startKbPlatform(
   registerCleanup(() => rm(work, { recursive: true, force: true }));
   let remote: string | undefined;
   if (options.remote !== false && mode !== "database") {
-    remote = join(work, "remote.git");
-    execFileSync("git", ["init", "-q", "--bare", "-b", "main", remote]);
+    remote = options.remotePath ?? join(work, "remote.git");
+    if (!options.remotePath) execFileSync("git", ["init", "-q", "--bare", "-b", "main", remote]);
   }
 
   const auth: TestAuth = await startTestAuth({
@@ -133,6 +143,7 @@ export async function startKbPlatform(
     ports[index] = service.port;
     kbRuntimes[index] = runtime;
     kbs[index] = service;
+    if (options.waitReady === false) return;
     // Ready: the clone is made.
     for (let i = 0; i < 200; i++) {
       if ((await fetch(`${service.url}/ready`)).ok) return;
