@@ -15,6 +15,18 @@ import {
   createPersonaBody,
   selectPersonaBody,
 } from "@gaia/kit/contracts/chat";
+import {
+  contextBody,
+  deleteBody,
+  grantBody,
+  listBody,
+  moveBody,
+  navigateBody,
+  readBody,
+  resolveBody,
+  searchBody,
+  writeBody,
+} from "@gaia/kit/contracts/kb";
 import { z } from "zod";
 import type { Method, Route, SchemaName } from "./route-table.ts";
 import { calculatorInput } from "./routes/local.ts";
@@ -50,12 +62,20 @@ const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
   ApiKeyUpdate: updateKeyBody,
   UserUpdate: updateUserBody,
   AssetRequest: undefined,
-  KbRequest: undefined,
+  KbSearch: searchBody,
+  KbRead: readBody,
+  KbList: listBody,
+  KbNavigate: navigateBody,
+  KbContext: contextBody,
+  KbWrite: writeBody,
+  KbMove: moveBody,
+  KbDelete: deleteBody,
+  KbPermission: grantBody,
+  KbResolve: resolveBody,
   CalculatorRequest: calculatorInput,
 };
 const PLANNED: Partial<Record<SchemaName, Json>> = {
   AssetRequest: open("What to generate: prompt, asset type and provider preferences"),
-  KbRequest: open("The KB operation's arguments (path, query, content, ...)"),
 };
 
 /** What a client may send, as the validator reads it (defaults and optional fields included). */

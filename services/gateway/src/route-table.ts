@@ -35,7 +35,16 @@ export type SchemaName =
   | "ApiKeyUpdate"
   | "UserUpdate"
   | "AssetRequest"
-  | "KbRequest"
+  | "KbSearch"
+  | "KbRead"
+  | "KbList"
+  | "KbNavigate"
+  | "KbContext"
+  | "KbWrite"
+  | "KbMove"
+  | "KbDelete"
+  | "KbPermission"
+  | "KbResolve"
   | "CalculatorRequest";
 
 export interface Route {
@@ -116,8 +125,8 @@ const kbRoute: Base = {
   bodyLimit: DEFAULT,
   rateLimited: true,
   tag: "Knowledge base",
-  body: "KbRequest",
-  description: notYet("KB"),
+  // A path that is not permitted or not text; a stale version or an existing target; a file too large.
+  statuses: [404, 409, 413, 415, 422],
 };
 const webPage: Base = {
   to: "web",
@@ -172,7 +181,16 @@ const KB_CHAT: Record<string, string> = {
   "kb-context": "context",
   "kb-multitask": "multitask",
 };
-const KB_OPERATIONS = ["search", "read", "context", "navigate", "list", "write", "move"] as const;
+const KB_OPERATIONS = {
+  search: "KbSearch",
+  read: "KbRead",
+  context: "KbContext",
+  navigate: "KbNavigate",
+  list: "KbList",
+  write: "KbWrite",
+  move: "KbMove",
+  multitask: "KbSearch",
+} as const satisfies Record<string, SchemaName>;
 
 export const ROUTES: readonly Route[] = [
   // The gateway itself.
@@ -302,6 +320,7 @@ export const ROUTES: readonly Route[] = [
   ...Object.entries(KB_CHAT).map(([name, operation]) =>
     route(POST, `/api/v1/chat/${name}`, `KB ${operation} (legacy chat path)`, kbRoute, {
       rewrite: `/api/v0.2/kb/${operation}`,
+      body: KB_OPERATIONS[operation as keyof typeof KB_OPERATIONS],
     }),
   ),
   route(ANY, "/api/v1/chat/{path+}", "Other chat endpoints (the scenario list, ...)", chatRoute),
@@ -353,13 +372,27 @@ export const ROUTES: readonly Route[] = [
   route(ANY, "/api/v0.2/assets/pricing/{path+}", "Asset pricing, analytics and cost estimates", assetRoute),
 
   // Knowledge base.
-  ...KB_OPERATIONS.map((op) =>
-    route(POST, `/api/v0.2/kb/${op}`, `KB ${op}`, kbRoute, op === "write" ? { bodyLimit: UPLOAD } : {}),
+  ...Object.entries(KB_OPERATIONS).map(([op, body]) =>
+    route(POST, `/api/v0.2/kb/${op}`, `KB ${op}`, kbRoute, {
+      body,
+      // A new file answers 201, a changed one 200.
+      ...(op === "write" ? { bodyLimit: UPLOAD, statuses: [...kbRoute.statuses!, 201] } : {}),
+      ...(op === "multitask" ? { description: "Answered as a KB search of the message" } : {}),
+    }),
   ),
-  route(DELETE, "/api/v0.2/kb/delete", "KB delete", kbRoute),
-  route(GET, "/api/v0.2/kb/git/status", "KB Git status", kbRoute, { body: undefined }),
-  route(ANY, "/api/v0.2/kb/sync/{path+}", "KB sync with Git", kbRoute, { timeout: "long", body: undefined }),
-  route(ANY, "/api/v0.2/kb/{path+}", "Other KB endpoints (cache, status, ...)", kbRoute, { body: undefined }),
+  route(DELETE, "/api/v0.2/kb/delete", "KB delete", kbRoute, { body: "KbDelete" }),
+  route(GET, "/api/v0.2/kb/git/status", "KB Git status", kbRoute),
+  route(["GET", "POST"], "/api/v0.2/kb/permissions", "KB path rules (admins): list or grant", kbRoute, {
+    body: "KbPermission",
+    created: true,
+  }),
+  route(POST, "/api/v0.2/kb/conflicts/{id}/resolve", "Resolve a KB sync conflict", kbRoute, {
+    body: "KbResolve",
+  }),
+  route(ANY, "/api/v0.2/kb/sync/{path+}", "KB sync with Git", kbRoute, { timeout: "long" }),
+  route(ANY, "/api/v0.2/kb/{path+}", "Other KB endpoints (status, cache, conflicts, rules)", kbRoute, {
+    statuses: [...kbRoute.statuses!, 204],
+  }),
 
   // The web UI: pages, forms and its own JSON endpoints, public here (the web service keeps its sessions).
   route(GET, "/", "Web UI home", webPage),

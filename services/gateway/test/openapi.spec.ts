@@ -126,11 +126,20 @@ describe("gateway OpenAPI document", () => {
   });
 
   it("says that the services this release lacks answer 503", () => {
-    for (const path of ["/api/v1/assets/generate", "/api/v0.2/kb/search", "/login"]) {
+    for (const path of ["/api/v1/assets/generate", "/login"]) {
       const method = path === "/login" ? "get" : "post";
       assert.match(op(method, path).description ?? "", /does not include yet.*503/, path);
       assert.ok(statuses(method, path).includes(503), path);
     }
+  });
+
+  it("documents the KB's request bodies as kb parses them, and no longer calls it absent", () => {
+    const search = op("post", "/api/v0.2/kb/search");
+    assert.doesNotMatch(search.description ?? "", /does not include yet/);
+    const schema = JSON.stringify(search.requestBody);
+    assert.match(schema, /KbSearch/);
+    assert.ok(statuses("post", "/api/v0.2/kb/write").includes(409));
+    assert.ok(statuses("post", "/api/v0.2/kb/write").includes(201));
   });
 
   it("lists for each path exactly the methods the gateway takes there (the Allow of its 405)", () => {

@@ -32,7 +32,8 @@ function baseVersion(req: Request, body: { base_version?: string }): string | un
 const etag = (version: string) => `"${version}"`;
 
 export function mountDocuments(app: Express, kb: KnowledgeBase) {
-  app.post(`${BASE}/search`, async (req, res) => {
+  // The first platform's multitask ran several KB lookups for a chat message; here it is that message's search.
+  app.post([`${BASE}/search`, `${BASE}/multitask`], async (req, res) => {
     const body = parseInput(searchBody, req.body);
     const answer = await kb.search(identityOf(res.locals), {
       text: (body.query ?? body.message)!,

@@ -50,6 +50,8 @@ const PUSH_ATTEMPTS = 40;
 /** Between lost races, a random wait up to this many ms times the attempt, so two replicas stop colliding. */
 const BACKOFF_MS = 15;
 const NO_COMMIT = "0000000000000000000000000000000000000000";
+/** Local commits the remote lacks, kept here while they are replayed on top of it. */
+const UNPUSHED_REF = "refs/gaia/unpushed";
 
 function authorArg(author: Author): string {
   const clean = (s: string) => s.replace(/[<>\n\r]/g, "").trim() || "unknown";
@@ -118,6 +120,8 @@ export class GitStore implements Store {
         () => true,
         () => false,
       );
+      await mkdir(root, { recursive: true });
+      this.#realRoot = await realpath(root);
       if (remote) {
         const sameRemote =
           existing &&
@@ -150,7 +154,6 @@ export class GitStore implements Store {
         }
         await this.#commitStray();
       }
-      this.#realRoot = await realpath(root);
       this.#ready = true;
       this.#startError = undefined;
       this.#lastSync = new Date();
@@ -511,7 +514,9 @@ export class GitStore implements Store {
       if ((await this.#head()) !== NO_COMMIT) await this.#push();
       return 0;
     }
-    const head = await this.#head();
+    // Work an earlier replay set aside before it was interrupted comes first: it is not on the branch any more.
+    const kept = await this.#git(["rev-parse", "-q", "--verify", UNPUSHED_REF], { okCodes: [1] });
+    const head = kept.code === 0 ? kept.stdout.trim() : await this.#head();
     if (head === remoteHead) return 0;
     const isAncestor = await this.#git(["merge-base", "--is-ancestor", head, remoteHead], { okCodes: [1] });
     if (head === NO_COMMIT || isAncestor.code === 0) {
@@ -539,6 +544,8 @@ export class GitStore implements Store {
       local.set(path, await show(head, path));
       bases.set(path, await show(mergeBase, path));
     }
+    // Set aside under a ref of our own before the branch moves, so a failure from here on loses nothing.
+    await this.#git(["update-ref", UNPUSHED_REF, head]);
     await this.#git(["reset", "-q", "--hard", remoteHead]);
     let conflicts = 0;
     const touched: string[] = [];
@@ -565,8 +572,12 @@ export class GitStore implements Store {
     if (status) {
       await this.#git(["add", "-A"]);
       await this.#git(["commit", "-q", "-m", "Changes kept from before the last sync"]);
-      if ((await this.#push()) === "rejected") return conflicts + (await this.#replayUnpushed());
+      if ((await this.#push()) === "rejected") {
+        await this.#git(["update-ref", "-d", UNPUSHED_REF]);
+        return conflicts + (await this.#replayUnpushed());
+      }
     }
+    await this.#git(["update-ref", "-d", UNPUSHED_REF]);
     if (conflicts > 0)
       this.#log.warn({ conflicts }, "sync kept conflicting local changes as conflict records");
     return conflicts;

@@ -63,6 +63,8 @@ export interface KbPlatform {
   ): Promise<Answer<T>>;
   /** Run git in a fresh clone of the remote, as someone outside Gaia would. */
   outsideClone(): Promise<{ dir: string; git: (...args: string[]) => string }>;
+  /** Replica `index`'s working copy. */
+  clonePath(index: number): string;
   stopKb(index: number): Promise<void>;
   startKb(index: number): Promise<void>;
   close(): Promise<void>;
@@ -203,6 +205,7 @@ export async function startKbPlatform(
       execFileSync("git", ["clone", "-q", remote, dir]);
       return { dir, git: gitIn(dir) };
     },
+    clonePath: (index) => join(work, `clone-${index}`),
     async stopKb(index) {
       await kbs[index]?.close(500);
       await kbRuntimes[index]?.close();
