@@ -147,6 +147,8 @@ function ownEnv(platform: GaiaPlatform, service: ServiceName): V1EnvVar[] {
     if (git.credentialsSecretRef) {
       env.push(secretEnv("KB_GIT_USERNAME", git.credentialsSecretRef.name, "username", true));
       env.push(secretEnv("KB_GIT_PASSWORD", git.credentialsSecretRef.name, "password", true));
+      // The key of a kubernetes.io/ssh-auth Secret, for ssh:// and git@ remotes.
+      env.push(secretEnv("KB_GIT_SSH_KEY", git.credentialsSecretRef.name, "ssh-privatekey", true));
     }
   }
   return env;

@@ -89,6 +89,27 @@ describe("specs/services", () => {
     });
   });
 
+  it("gives kb its remote and the credentials Secret's keys, each optional", () => {
+    const env = envOf(
+      build({
+        kb: { git: { url: "git@git.example:studio/kb.git", credentialsSecretRef: { name: "kb-git" } } },
+      }).deployments.get("gaia-kb"),
+    );
+    assert.equal(env.get("KB_GIT_URL")?.value, "git@git.example:studio/kb.git");
+    assert.equal(env.get("KB_GIT_BRANCH")?.value, "main");
+    for (const [name, key] of [
+      ["KB_GIT_USERNAME", "username"],
+      ["KB_GIT_PASSWORD", "password"],
+      ["KB_GIT_SSH_KEY", "ssh-privatekey"],
+    ]) {
+      assert.deepEqual(
+        env.get(name!)?.valueFrom,
+        { secretKeyRef: { name: "kb-git", key, optional: true } },
+        name,
+      );
+    }
+  });
+
   it("wires managed datastores: each service as its own role and users, URLs to the in-namespace Services", () => {
     const env = envOf(build().deployments.get("gaia-kb"));
     assert.deepEqual(env.get("GAIA_POSTGRES_PASSWORD")?.valueFrom, {

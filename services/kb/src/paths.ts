@@ -27,7 +27,7 @@ function canonical(input: unknown, field: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
   if (/[\u0000-\u001f\u007f]/.test(input)) throw badRequest(`${field}: control characters are not allowed`);
   if (input.includes("\\")) throw badRequest(`${field}: use / between folders, not \\`);
-  if (input.startsWith("/") || /^[a-zA-Z]:/.test(input) || input.startsWith("~")) {
+  if (input.startsWith("/")) {
     throw badRequest(`${field}: give a path inside the knowledge base, not an absolute one`);
   }
   if (input === "") return "";

@@ -176,3 +176,43 @@ for (const mode of ["git", "hybrid", "database"] as StorageMode[]) {
     });
   });
 }
+
+describe("kb cached answers (Redis, retired by every change)", function () {
+  this.timeout(60_000);
+  let p: KbPlatform;
+  let dev: KbUser;
+  let reader: KbUser;
+
+  before(async () => {
+    p = await startKbPlatform({ mode: "git" });
+    [dev, reader] = await Promise.all([p.user("developer"), p.user()]);
+  });
+  after(() => p?.close());
+
+  it("answers a repeated search from the cache, and never a stale one after a change", async () => {
+    await p.call(dev, "POST", `${KB}/write`, { path: "shared/one.md", content: "the quillwort grows\n" });
+    const stats = async () => (await p.call(dev, "GET", `${KB}/cache/stats`)).body;
+    const before = await stats();
+    const first = await p.call(reader, "POST", `${KB}/search`, { query: "quillwort" });
+    const second = await p.call(reader, "POST", `${KB}/search`, { query: "quillwort" });
+    assert.deepEqual(second.body, first.body);
+    const mid = await stats();
+    assert.equal(mid.hits - before.hits, 1);
+    assert.equal(mid.misses - before.misses, 1);
+
+    await p.call(dev, "POST", `${KB}/write`, { path: "shared/two.md", content: "more quillwort here\n" });
+    const third = await p.call(reader, "POST", `${KB}/search`, { query: "quillwort" });
+    assert.deepEqual(third.body.results.map((h: { path: string }) => h.path).sort(), [
+      "shared/one.md",
+      "shared/two.md",
+    ]);
+
+    assert.equal((await p.call(reader, "POST", `${KB}/cache/invalidate`)).status, 403);
+    const invalidated = await p.call(dev, "POST", `${KB}/cache/invalidate`);
+    assert.equal(invalidated.status, 200);
+    assert.equal(typeof invalidated.body.generation, "number");
+    const after = await stats();
+    assert.ok(after.invalidations > mid.invalidations);
+    assert.ok(after.hit_rate > 0 && after.hit_rate < 1);
+  });
+});

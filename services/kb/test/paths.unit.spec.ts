@@ -20,18 +20,13 @@ describe("kb paths (pure)", () => {
     assert.equal(folderPath(""), "");
     assert.equal(folderPath("/"), "");
     assert.equal(filePath("notes/.hidden.md"), "notes/.hidden.md");
+    // Names a shell or Windows would read specially are plain names here: nothing expands them.
+    assert.equal(filePath("~/x.md"), "~/x.md");
+    assert.equal(filePath("C:/x.md"), "C:/x.md");
   });
 
   it("refuses traversal, absolute paths, NUL, backslashes and anything under .git", () => {
-    for (const bad of [
-      "../etc/passwd",
-      "a/../../b.md",
-      "a/./b.md",
-      "/etc/passwd",
-      "C:/x.md",
-      "~/x.md",
-      "a//b.md",
-    ]) {
+    for (const bad of ["../etc/passwd", "a/../../b.md", "a/./b.md", "/etc/passwd", "a//b.md"]) {
       assert.equal(
         refusal(() => filePath(bad)),
         400,
@@ -82,5 +77,43 @@ describe("kb paths (pure)", () => {
       415,
     );
     checkStorable("a.md", "x".repeat(10), limits);
+  });
+});
+
+describe("kb paths: the published pattern and the check agree", () => {
+  it("accepts by pattern exactly what the check accepts (the fuzz tier relies on it)", async () => {
+    const { FILE_PATH_PATTERN } = await import("@gaia/kit/contracts/kb");
+    const pattern = new RegExp(FILE_PATH_PATTERN);
+    const samples = [
+      "a.md",
+      "x/y/z.md",
+      ".h.md",
+      "...",
+      "..a",
+      "a b/c.md",
+      "~/x.md",
+      "",
+      "/a",
+      "a/",
+      "a//b",
+      ".",
+      "..",
+      "a/../b",
+      "a/./b",
+      "a\\b",
+      "a\u0000b",
+      "a\u001fb",
+      "a\u007fb",
+      "ü/ß.md",
+    ];
+    for (const sample of samples) {
+      let accepted = true;
+      try {
+        filePath(sample);
+      } catch {
+        accepted = false;
+      }
+      assert.equal(pattern.test(sample), accepted, JSON.stringify(sample));
+    }
   });
 });

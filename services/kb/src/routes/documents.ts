@@ -1,4 +1,4 @@
-import { badRequest, identityOf, parseInput } from "@gaia/kit";
+import { badRequest, conflict, identityOf, parseInput } from "@gaia/kit";
 import {
   contextBody,
   deleteBody,
@@ -30,11 +30,13 @@ function baseVersion(req: Request, body: { base_version?: string }): string | un
 }
 
 const etag = (version: string) => `"${version}"`;
+/** A request without a body is one with every field left out. */
+const bodyOf = (req: Request): unknown => req.body ?? {};
 
 export function mountDocuments(app: Express, kb: KnowledgeBase) {
   // The first platform's multitask ran several KB lookups for a chat message; here it is that message's search.
   app.post([`${BASE}/search`, `${BASE}/multitask`], async (req, res) => {
-    const body = parseInput(searchBody, req.body);
+    const body = parseInput(searchBody, bodyOf(req));
     const answer = await kb.search(identityOf(res.locals), {
       text: (body.query ?? body.message)!,
       kind: body.mode,
@@ -47,7 +49,7 @@ export function mountDocuments(app: Express, kb: KnowledgeBase) {
   });
 
   app.post(`${BASE}/read`, async (req, res) => {
-    const path = filePath(parseInput(readBody, req.body).path);
+    const path = filePath(parseInput(readBody, bodyOf(req)).path);
     const doc = await kb.read(identityOf(res.locals), path);
     res.setHeader("ETag", etag(doc.version));
     res.json({
@@ -61,25 +63,25 @@ export function mountDocuments(app: Express, kb: KnowledgeBase) {
   });
 
   app.post(`${BASE}/list`, async (req, res) => {
-    const folder = folderPath(parseInput(listBody, req.body).path);
+    const folder = folderPath(parseInput(listBody, bodyOf(req)).path);
     const entries = await kb.list(identityOf(res.locals), folder);
     res.json({ success: true, path: folder, entries, total: entries.length });
   });
 
   app.post(`${BASE}/navigate`, async (req, res) => {
-    const body = parseInput(navigateBody, req.body);
+    const body = parseInput(navigateBody, bodyOf(req));
     const tree = await kb.navigate(identityOf(res.locals), folderPath(body.path), body.depth);
     res.json({ success: true, tree });
   });
 
   app.post(`${BASE}/context`, async (req, res) => {
-    const body = parseInput(contextBody, req.body);
+    const body = parseInput(contextBody, bodyOf(req));
     const name = folderPath((body.name ?? body.message)!, "name");
     res.json({ success: true, ...(await kb.context(identityOf(res.locals), name, body.budget_tokens)) });
   });
 
   app.post(`${BASE}/write`, async (req, res) => {
-    const body = parseInput(writeBody, req.body);
+    const body = parseInput(writeBody, bodyOf(req));
     const written = await kb.write(identityOf(res.locals), {
       path: filePath(body.path),
       content: body.content,
@@ -91,10 +93,10 @@ export function mountDocuments(app: Express, kb: KnowledgeBase) {
   });
 
   app.post(`${BASE}/move`, async (req, res) => {
-    const body = parseInput(moveBody, req.body);
+    const body = parseInput(moveBody, bodyOf(req));
     const from = filePath(body.from ?? body.old_path, "from");
     const to = filePath(body.to ?? body.new_path, "to");
-    if (from === to) throw badRequest("from and to are the same path");
+    if (from === to) throw conflict(`${to} already exists: it is the file being moved`);
     const moved = await kb.move(identityOf(res.locals), from, to, baseVersion(req, body));
     res.setHeader("ETag", etag(moved.version));
     res.json({ success: true, from, ...moved });

@@ -5,19 +5,40 @@ import { z } from "zod";
  * checked by kb itself (services/kb/src/paths.ts), beyond the length and type said here.
  */
 
+/**
+ * A path as kb accepts it (services/kb/src/paths.ts checks the same): relative, "/" between segments, no empty,
+ * "." or ".." segment, no backslash or control character. (A segment ".git" is refused too, with 403: no pattern
+ * without look-arounds says it.)
+ */
+const CHAR = String.raw`[^/\\\u0000-\u001f\u007f]`;
+const FIRST = String.raw`[^./\\\u0000-\u001f\u007f]`;
+const SEGMENT = String.raw`(?:${FIRST}${CHAR}*|\.${FIRST}${CHAR}*|\.\.${CHAR}+)`;
+export const FILE_PATH_PATTERN = `^${SEGMENT}(?:/${SEGMENT})*$`;
+export const FOLDER_PATH_PATTERN = String.raw`^(?:|/|\.|${SEGMENT}(?:/${SEGMENT})*/?)$`;
+
 const path = z
   .string()
   .max(512)
+  .regex(
+    new RegExp(FILE_PATH_PATTERN),
+    "not a path inside the knowledge base (relative, / between folders, no . or ..)",
+  )
   .meta({ description: "A path inside the knowledge base, e.g. worlds/arden/lore.md" });
-const folder = path
+const folder = z
+  .string()
+  .max(512)
+  .regex(
+    new RegExp(FOLDER_PATH_PATTERN),
+    "not a folder inside the knowledge base (relative, / between folders, no . or ..)",
+  )
   .optional()
-  .meta({ description: "A folder inside the knowledge base; the root when absent" });
+  .meta({ description: "A folder inside the knowledge base; the root when absent or empty" });
 const version = z.string().trim().min(1).max(64).optional().meta({
   description: "The version (ETag) the change starts from; a stale one is merged or refused with 409",
 });
 const page = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(10_000).default(0),
+  limit: z.number().int().min(1).max(100).default(20),
+  offset: z.number().int().min(0).max(10_000).default(0),
 };
 
 export const searchBody = z
@@ -63,9 +84,9 @@ export const deleteBody = z.object({ path, base_version: version });
 
 export const contextBody = z
   .object({
-    name: z.string().trim().min(1).max(512).optional(),
+    name: folder.meta({ description: "The context: a folder with an index file listing its parts" }),
     /** The first platform's KB context chat path sends the context's name as a chat message. */
-    message: z.string().trim().min(1).max(512).optional(),
+    message: folder,
     budget_tokens: z.number().int().min(1).max(1_000_000).default(8000),
   })
   .refine((b) => b.name !== undefined || b.message !== undefined, "give the context's name")
@@ -78,7 +99,11 @@ export const grantBody = z
     path_prefix: z
       .string()
       .max(512)
-      .meta({ description: 'A folder, e.g. "shared/secret" ("" is everything)' }),
+      .regex(
+        new RegExp(FOLDER_PATH_PATTERN.replace(/\/\?\)\$$/, String.raw`(?:/|/\*\*)?)$`)),
+        "not a folder inside the knowledge base",
+      )
+      .meta({ description: 'A folder, e.g. "shared/secret" or "shared/secret/**" ("" is everything)' }),
     can_read: z.boolean(),
     can_write: z.boolean().default(false),
   })
