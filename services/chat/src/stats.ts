@@ -14,10 +14,46 @@ interface Counters {
 
 const WINDOW = 256;
 
+function percentiles(latencies: readonly number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pick = (q: number) =>
+    sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1) : null;
+  return { p50: pick(0.5), p95: pick(0.95), samples: sorted.length };
+}
+
 /** Per-provider counters of this process, for /api/v0.2/providers/stats and health. */
 export class ProviderStats {
   readonly #byProvider = new Map<ProviderKind, Counters>();
-  readonly startedAt = new Date().toISOString();
+  #startedAt = new Date().toISOString();
+
+  get startedAt(): string {
+    return this.#startedAt;
+  }
+
+  /** Every counter back to zero, from now. */
+  reset() {
+    this.#byProvider.clear();
+    this.#startedAt = new Date().toISOString();
+  }
+
+  /** All providers' counters together; latency percentiles over every provider's recent answers. */
+  total() {
+    let requests = 0;
+    let successes = 0;
+    let failures = 0;
+    let retries = 0;
+    let fallbacks = 0;
+    const latencies: number[] = [];
+    for (const c of this.#byProvider.values()) {
+      requests += c.requests;
+      successes += c.successes;
+      failures += c.failures;
+      retries += c.retries;
+      fallbacks += c.fallbacks;
+      latencies.push(...c.latencies);
+    }
+    return { requests, successes, failures, retries, fallbacks, latency_ms: percentiles(latencies) };
+  }
 
   #of(provider: ProviderKind): Counters {
     let counters = this.#byProvider.get(provider);
@@ -60,16 +96,13 @@ export class ProviderStats {
 
   snapshot(provider: ProviderKind) {
     const c = this.#of(provider);
-    const sorted = [...c.latencies].sort((a, b) => a - b);
-    const pick = (q: number) =>
-      sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1) : null;
     return {
       requests: c.requests,
       successes: c.successes,
       failures: c.failures,
       retries: c.retries,
       fallbacks: c.fallbacks,
-      latency_ms: { p50: pick(0.5), p95: pick(0.95), samples: sorted.length },
+      latency_ms: percentiles(c.latencies),
       last_error: c.lastError,
       last_success_at: c.lastSuccessAt,
     };

@@ -550,6 +550,14 @@ describe("chat service through the gateway", function () {
         assert.equal(health.status, 200);
         assert.equal(health.body.status, "healthy");
       }
+      const summary = await p.call<Json>(alice, "GET", "/api/v0.2/performance/summary");
+      assert.ok(
+        summary.body.requests > 0 && summary.body.latency_ms.samples > 0,
+        JSON.stringify(summary.body),
+      );
+      const perProvider = await p.call<Json>(alice, "GET", "/api/v0.2/performance/providers");
+      assert.ok(perProvider.body.providers.openai.requests > 0);
+      assert.equal((await p.call(alice, "DELETE", "/api/v0.2/performance/reset")).status, 403);
       const stats = await p.call<Json>(alice, "GET", "/api/v0.2/providers/stats");
       assert.ok(stats.body.providers.openai.requests > 0);
       assert.ok(stats.body.providers.openai.fallbacks >= 1);

@@ -240,6 +240,7 @@ const ERROR_RESPONSES: Record<string, Json> = {
   BadGateway: error("A backend service or the model provider failed"),
   Unavailable: error("A backend service is unavailable"),
   Timeout: error("A backend service or the model provider did not answer in time"),
+  NotImplemented: error("A path of the first platform that this release does not offer; `detail` says why"),
 };
 const ERROR_BY_STATUS: Record<number, keyof typeof ERROR_RESPONSES> = {
   400: "BadRequest",
@@ -254,6 +255,7 @@ const ERROR_BY_STATUS: Record<number, keyof typeof ERROR_RESPONSES> = {
   429: "RateLimited",
   502: "BadGateway",
   503: "Unavailable",
+  501: "NotImplemented",
   504: "Timeout",
 };
 

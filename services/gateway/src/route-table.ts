@@ -19,7 +19,7 @@ export type AuthMode = "required" | "optional" | "none";
 /** Upstream time limits, configured per class: `stream` for LLM calls and SSE, `long` for asset generation. */
 export type TimeoutClass = "default" | "stream" | "long";
 /** Answered by the gateway itself. */
-export type LocalHandler = "health" | "openapi" | "root" | "calculator";
+export type LocalHandler = "health" | "openapi" | "root" | "calculator" | "unimplemented";
 /** Request body schemas named in the OpenAPI document (see openapi.ts). */
 export type SchemaName =
   | "ChatRequest"
@@ -192,6 +192,30 @@ const KB_OPERATIONS = {
   multitask: "KbSearch",
 } as const satisfies Record<string, SchemaName>;
 
+/**
+ * A path of the first platform's API that this release does not offer: the gateway answers 501 with `detail`,
+ * and the OpenAPI document says so.
+ */
+const unimplemented = (
+  path: string,
+  summary: string,
+  tag: string,
+  detail: string,
+  methods: readonly Method[] = POST,
+): Route => ({
+  methods,
+  path,
+  to: { local: "unimplemented" },
+  auth: "optional",
+  timeout: "default",
+  bodyLimit: SMALL,
+  rateLimited: true,
+  tag,
+  summary,
+  description: detail,
+  statuses: [501],
+});
+
 export const ROUTES: readonly Route[] = [
   // The gateway itself.
   {
@@ -267,16 +291,14 @@ export const ROUTES: readonly Route[] = [
   }),
   route(POST, "/api/v1/auth/validate", "Validate a JWT or API key", authRoute, { auth: "optional" }),
   // The first platform's email confirmation: this auth service signs users in without it.
-  route(POST, "/api/v1/auth/confirm", "Confirm an email address", authRoute, {
-    auth: "optional",
-    description: "Not offered by this release's auth service: answers 404.",
-    statuses: [404],
-  }),
-  route(POST, "/api/v1/auth/resend-verification", "Resend the verification email", authRoute, {
-    auth: "optional",
-    description: "Not offered by this release's auth service: answers 404.",
-    statuses: [404],
-  }),
+  ...["confirm", "resend-verification"].map((name) =>
+    unimplemented(
+      `/api/v1/auth/${name}`,
+      name === "confirm" ? "Confirm an email address" : "Resend the verification email",
+      "Auth",
+      "Email verification is not part of this release: an account can sign in as soon as it is registered.",
+    ),
+  ),
   route(GET, "/api/v1/auth/me", "The caller", authRoute),
   route(GET, "/api/v1/auth/keys", "The caller's API keys", authRoute),
   route(POST, "/api/v1/auth/keys", "Create an API key (shown once)", authRoute, {
@@ -345,12 +367,40 @@ export const ROUTES: readonly Route[] = [
     body: "PersonaSelection",
   }),
   route(ANY, "/api/v0.2/personas/{path+}", "A persona; current; set", chatRoute, { statuses: [409] }),
-  route(ANY, "/api/v0.2/usage/{path+}", "Usage: current, history, log, limits, billing", chatRoute),
+  unimplemented(
+    "/api/v0.2/usage/log",
+    "Log usage",
+    "Chat",
+    "Usage is recorded by the services that incur it; a client cannot log usage of its own.",
+  ),
+  route(ANY, "/api/v0.2/usage/{path+}", "Usage: current, history, limits", chatRoute),
   route(
-    ANY,
-    "/api/v0.2/performance/{path+}",
-    "Performance: summary, providers, stages, live, reset",
+    GET,
+    "/api/v0.2/performance/summary",
+    "Provider performance of this chat replica, all providers",
     chatRoute,
+  ),
+  route(
+    GET,
+    "/api/v0.2/performance/providers",
+    "Provider performance of this chat replica, per provider",
+    chatRoute,
+  ),
+  route(
+    DELETE,
+    "/api/v0.2/performance/reset",
+    "Start this chat replica's counters afresh (admins)",
+    chatRoute,
+  ),
+  ...(["stages", "live"] as const).map((name) =>
+    unimplemented(
+      `/api/v0.2/performance/${name}`,
+      name === "stages" ? "Timing of each stage of a chat turn" : "Live performance metrics",
+      "Chat",
+      `${name === "stages" ? "Per-stage timing" : "A live view"} is not recorded by this release: see ` +
+        "/api/v0.2/performance/summary and the Prometheus metrics on each service's metrics port.",
+      GET,
+    ),
   ),
 
   // Chat, v0.3 (the clean interface).

@@ -128,6 +128,27 @@ describe("gateway against real auth, Redis and NATS", function () {
       assert.equal(bad.status, 422);
     });
 
+    it("answers the first platform's paths this release does not offer with 501 and the reason", async () => {
+      const key = await issue("user", "unimplemented");
+      for (const [method, path, reason] of [
+        ["POST", "/api/v1/auth/confirm", /Email verification is not part of this release/],
+        ["POST", "/api/v1/auth/resend-verification", /Email verification/],
+        ["POST", "/api/v0.2/usage/log", /recorded by the services that incur it/],
+        ["GET", "/api/v0.2/performance/stages", /not recorded by this release.*performance\/summary/],
+        ["GET", "/api/v0.2/performance/live", /not recorded by this release/],
+      ] as const) {
+        const answer = await call(`${url}${path}`, {
+          method,
+          headers: { "x-api-key": key },
+          body: method === "POST" ? {} : undefined,
+        });
+        assert.equal(answer.status, 501, path);
+        assert.match(String(answer.body.detail), reason, path);
+      }
+      // Without a credential too: nothing behind it to protect, and the answer is the same.
+      assert.equal((await call(`${url}/api/v1/auth/confirm`, { method: "POST", body: {} })).status, 501);
+    });
+
     it("answers GET / with API versions for a credential, and hands browsers to the web UI (503 until it runs)", async () => {
       const key = await issue("user", "root");
       const api = await call(`${url}/`, { headers: { "x-api-key": key } });

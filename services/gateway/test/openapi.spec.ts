@@ -133,6 +133,21 @@ describe("gateway OpenAPI document", () => {
     }
   });
 
+  it("marks the first platform's paths this release does not offer: 501 with the reason", () => {
+    for (const [method, path] of [
+      ["post", "/api/v1/auth/confirm"],
+      ["post", "/api/v0.2/usage/log"],
+      ["get", "/api/v0.2/performance/stages"],
+    ] as const) {
+      assert.ok(statuses(method, path).includes(501), path);
+      assert.match(
+        op(method, path).description ?? "",
+        /not (part of|recorded by) this release|cannot log/,
+        path,
+      );
+    }
+  });
+
   it("documents the KB's request bodies as kb parses them, and no longer calls it absent", () => {
     const search = op("post", "/api/v0.2/kb/search");
     assert.doesNotMatch(search.description ?? "", /does not include yet/);

@@ -22,7 +22,7 @@ const API_MAP: [method: string, path: string, expected: string][] = [
   ["GET", "/health", "local:health"],
   ["GET", "/", "local:root"],
   // Authentication (v1)
-  ...["validate", "refresh", "register", "login", "logout", "confirm", "resend-verification"].map(
+  ...["validate", "refresh", "register", "login", "logout"].map(
     (op): [string, string, string] => ["POST", `/api/v1/auth/${op}`, `auth /api/v1/auth/${op}`],
   ),
   // Chat (v1)
@@ -91,7 +91,6 @@ const API_MAP: [method: string, path: string, expected: string][] = [
   // v0.2 usage
   ["GET", "/api/v0.2/usage/current", "chat /api/v0.2/usage/current"],
   ["GET", "/api/v0.2/usage/history", "chat /api/v0.2/usage/history"],
-  ["POST", "/api/v0.2/usage/log", "chat /api/v0.2/usage/log"],
   ["GET", "/api/v0.2/usage/limits", "chat /api/v0.2/usage/limits"],
   // v0.2 personas
   ["GET", "/api/v0.2/personas", "chat /api/v0.2/personas"],
@@ -109,12 +108,17 @@ const API_MAP: [method: string, path: string, expected: string][] = [
   ["GET", "/api/v0.2/kb/cache/stats", "kb /api/v0.2/kb/cache/stats"],
   ["POST", "/api/v0.2/kb/cache/invalidate", "kb /api/v0.2/kb/cache/invalidate"],
   // v0.2 performance
-  ...["summary", "providers", "stages", "live"].map((name): [string, string, string] => [
+  ...["summary", "providers"].map((name): [string, string, string] => [
     "GET",
     `/api/v0.2/performance/${name}`,
     `chat /api/v0.2/performance/${name}`,
   ]),
+  ["GET", "/api/v0.2/performance/stages", "local:unimplemented"],
+  ["GET", "/api/v0.2/performance/live", "local:unimplemented"],
   ["DELETE", "/api/v0.2/performance/reset", "chat /api/v0.2/performance/reset"],
+  ["POST", "/api/v0.2/usage/log", "local:unimplemented"],
+  ["POST", "/api/v1/auth/confirm", "local:unimplemented"],
+  ["POST", "/api/v1/auth/resend-verification", "local:unimplemented"],
   // v0.3
   ["POST", "/api/v0.3/chat", "chat /api/v0.3/chat"],
   ["GET", "/api/v0.3/conversations", "chat /api/v0.3/conversations"],

@@ -1,4 +1,4 @@
-import { notFound } from "@gaia/kit";
+import { notFound, requirePermission } from "@gaia/kit";
 import type { Express } from "express";
 import { CATALOGUE, type ModelInfo, modelInfo, type ProviderKind } from "../catalogue.ts";
 import type { ChatConfig } from "../config.ts";
@@ -88,6 +88,21 @@ export function mountCatalogue(app: Express, deps: CatalogueRouteDeps) {
       since: stats.startedAt,
       providers: Object.fromEntries(PROVIDER_IDS.map((id) => [id, stats.snapshot(id)])),
     });
+  });
+
+  // The first platform's performance view, from the same counters (this replica's, since its start or reset).
+  app.get("/api/v0.2/performance/summary", (_req, res) => {
+    res.json({ since: stats.startedAt, ...stats.total() });
+  });
+  app.get("/api/v0.2/performance/providers", (_req, res) => {
+    res.json({
+      since: stats.startedAt,
+      providers: Object.fromEntries(PROVIDER_IDS.map((id) => [id, stats.snapshot(id)])),
+    });
+  });
+  app.delete("/api/v0.2/performance/reset", requirePermission("admin:all"), (_req, res) => {
+    stats.reset();
+    res.json({ reset: true, since: stats.startedAt });
   });
 
   app.get("/api/v0.2/providers/:provider", async (req, res) => {

@@ -49,6 +49,10 @@ export function localHandlers(deps: {
         openapi: "/openapi.json",
       });
     },
+    // A path of the first platform's API this release does not offer: its row's description says why.
+    unimplemented: (_req, _res, { route }) => {
+      throw new HttpError(501, route.description ?? "Not implemented in this release");
+    },
     // The first platform's calculator, kept for its old clients: {a, b} → {result}.
     calculator: async (req, res, { route }) => {
       const { a, b } = parseInput(calculatorInput, await readJson(req, route.bodyLimit));
