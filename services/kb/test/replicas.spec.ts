@@ -77,9 +77,9 @@ for (const mode of ["git", "hybrid"] as const) {
         assert.ok(history.has(current), `invented: ${current}`);
     });
 
-    it(`${WRITES / 2} writes from each of two clients to different files all land`, async () => {
+    it(`${WRITES} writes from each of two clients to different files all land`, async () => {
       const writer = async (user: KbUser, via: number, folder: string) => {
-        for (let i = 0; i < WRITES / 2; i++) {
+        for (let i = 0; i < WRITES; i++) {
           const w = await p.call(
             user,
             "POST",
@@ -118,6 +118,31 @@ for (const mode of ["git", "hybrid"] as const) {
       ]);
       assert.deepEqual([x.status, y.status], [200, 200], JSON.stringify([x.body, y.body]));
       assert.equal(gitIn(p.remote!)("show", `main:${path}`), "one\n2\n3\n4\nfive\n");
+    });
+
+    it("a change on one replica reaches the other's reads and searches without anyone asking (gaia.kb.changed)", async () => {
+      const path = "shared/announced.md";
+      const written = await p.call(
+        a,
+        "POST",
+        `${KB}/write`,
+        { path, content: "# Announced\n\nthe word brindlemoss\n" },
+        { via: 0 },
+      );
+      assert.equal(written.status, 201);
+      const deadline = Date.now() + 10_000;
+      let read = await p.call(b, "POST", `${KB}/read`, { path }, { via: 1 });
+      while (read.status !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        read = await p.call(b, "POST", `${KB}/read`, { path }, { via: 1 });
+      }
+      assert.equal(read.status, 200, "replica 1 pulled after replica 0 announced the change");
+      assert.equal(read.body.version, written.body.version);
+      const found = await p.call(b, "POST", `${KB}/search`, { query: "brindlemoss" }, { via: 1 });
+      assert.deepEqual(
+        found.body.results.map((h: { path: string }) => h.path),
+        [path],
+      );
     });
 
     it("a plain git push to the remote is readable and searchable on both replicas after sync, and moves stay moves", async () => {
