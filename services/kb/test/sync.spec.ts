@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { queryAsOwner } from "../../../test/support/servers.ts";
 import { gitIn, type KbPlatform, type KbUser, startKbPlatform } from "./support/platform.ts";
 
 /**
@@ -69,5 +73,91 @@ describe("kb sync keeps unpushed local work (git mode with a remote)", function 
     assert.equal((await p.call(dev, "GET", `${KB}/conflicts`)).body.total, 0);
     const again = await p.call(dev, "POST", `${KB}/conflicts/${conflict.id}/resolve`, { choice: "ours" });
     assert.equal(again.status, 404);
+  });
+});
+
+describe("kb adopts, pulls on its own, and indexes only what changed", function () {
+  this.timeout(90_000);
+  const platforms: KbPlatform[] = [];
+  after(async () => {
+    for (const p of platforms) await p.close();
+  });
+
+  it("adopts a remote that already has history, as it is, and pulls it every KB_SYNC_INTERVAL_S", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gaia-kb-adopt-"));
+    const bare = join(dir, "studio.git");
+    execFileSync("git", ["init", "-q", "--bare", "-b", "main", bare]);
+    execFileSync("git", ["clone", "-q", bare, join(dir, "seed")], { stdio: "ignore" });
+    const seed = gitIn(join(dir, "seed"));
+    writeFileSync(join(dir, "seed", "lore.md"), "# Lore\n\nThe old world.\n");
+    seed("add", "-A");
+    seed("commit", "-qm", "first");
+    writeFileSync(join(dir, "seed", "lore.md"), "# Lore\n\nThe old world, revised.\n");
+    seed("commit", "-qam", "second");
+    seed("push", "-q", "origin", "HEAD:main");
+
+    const p = await startKbPlatform({ mode: "git", remotePath: bare, env: { KB_SYNC_INTERVAL_S: "1" } });
+    platforms.push(p);
+    const reader = await p.user();
+    assert.equal(
+      (await p.call(reader, "POST", `${KB}/read`, { path: "lore.md" })).body.content,
+      "# Lore\n\nThe old world, revised.\n",
+    );
+    assert.deepEqual(gitIn(bare)("log", "--format=%s", "main").trim().split("\n"), ["second", "first"]);
+    assert.equal(
+      (await p.call(reader, "POST", `${KB}/read`, { path: "README.md" })).status,
+      404,
+      "no seed README on an adopted repository",
+    );
+
+    writeFileSync(join(dir, "seed", "news.md"), "# News\n\nthe word thornapple\n");
+    seed("add", "-A");
+    seed("commit", "-qm", "third");
+    seed("push", "-q", "origin", "HEAD:main");
+    let found: string[] = [];
+    for (let i = 0; i < 60 && found.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      found = (await p.call(reader, "POST", `${KB}/search`, { query: "thornapple" })).body.results.map(
+        (h: { path: string }) => h.path,
+      );
+    }
+    assert.deepEqual(found, ["news.md"], "pulled on its own within a few seconds");
+  });
+
+  it("hybrid mode re-indexes only the paths a synced commit changed", async () => {
+    const p = await startKbPlatform({ mode: "hybrid" });
+    platforms.push(p);
+    const dev = await p.user("developer");
+    for (const name of ["a", "b", "c"]) {
+      assert.equal(
+        (await p.call(dev, "POST", `${KB}/write`, { path: `shared/${name}.md`, content: `# ${name}\n` }))
+          .status,
+        201,
+      );
+    }
+    const stamps = async () =>
+      new Map(
+        (
+          await queryAsOwner<{ path: string; updated_at: Date }>(
+            p.databaseUrl,
+            `SELECT path, updated_at FROM kb_documents`,
+          )
+        ).map((r) => [r.path, r.updated_at.getTime()]),
+      );
+    const before = await stamps();
+    const outside = await p.outsideClone();
+    writeFileSync(join(outside.dir, "shared", "b.md"), "# b\n\nchanged outside: the word wolfsbane\n");
+    outside.git("commit", "-qam", "change b");
+    outside.git("push", "-q", "origin", "HEAD:main");
+    assert.equal((await p.call(dev, "POST", `${KB}/sync/from-git`)).body.changed_files, 1);
+    const after = await stamps();
+    assert.equal(after.get("shared/a.md"), before.get("shared/a.md"));
+    assert.equal(after.get("shared/c.md"), before.get("shared/c.md"));
+    assert.notEqual(after.get("shared/b.md"), before.get("shared/b.md"));
+    const found = await p.call(dev, "POST", `${KB}/search`, { query: "wolfsbane" });
+    assert.deepEqual(
+      found.body.results.map((h: { path: string }) => h.path),
+      ["shared/b.md"],
+    );
   });
 });
