@@ -8,7 +8,12 @@
 # NODE_EXTRA_CA_CERTS names one): --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt
 #
 # It runs as uid/gid 10001 (not root) and works with a read-only root filesystem: give it writable volumes at
-# /var/lib/gaia (GAIA_DATA_DIR) and /tmp. The sources run through tsx; there is no compile step.
+# /var/lib/gaia (GAIA_DATA_DIR, also HOME) and /tmp. The sources run through tsx; there is no compile step.
+#
+# Besides Node it carries Debian's git, ripgrep, openssh-client and ca-certificates: the kb service keeps its
+# documents in a Git working copy (https:// and ssh:// remotes) and searches them with rg. images/base.sh makes a
+# Node base that has them already; on a base without them (the official node:24-slim) the runtime stage installs
+# them from Debian's mirror.
 
 ARG NODE_IMAGE=docker.io/library/node:24-slim
 
@@ -61,6 +66,20 @@ FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="gaia" \
       org.opencontainers.image.description="Gaia platform: gateway, auth, asset, chat, kb and web (gaia serve NAME)" \
       org.opencontainers.image.licenses="Apache-2.0"
+# What the services run besides node (images/lib.sh's NODE_BASE_PACKAGES): installed only when the base lacks a
+# package, with no package lists or archives left behind; the build fails if a command is still missing.
+ARG RUNTIME_PACKAGES="ca-certificates git openssh-client ripgrep"
+RUN missing=""; \
+    for package in ${RUNTIME_PACKAGES}; do \
+      dpkg-query -W -f '${Status}' "${package}" 2>/dev/null | grep -q 'install ok installed' || missing="${missing} ${package}"; \
+    done; \
+    if [ -n "${missing}" ]; then \
+      echo "installing${missing} (not in the base image)" \
+   && apt-get update \
+   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing} \
+   && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb || exit 1; \
+    fi \
+ && git --version && rg --version | head -n 1 && ssh -V && test -s /etc/ssl/certs/ca-certificates.crt
 # A user of our own (not the base image's), numeric so that Kubernetes can verify runAsNonRoot. No package
 # manager at run time: npm, npx, yarn and corepack go. `gaia` on PATH is the CLI (bin/gaia.js, copied below).
 RUN groupadd --gid 10001 gaia \
@@ -71,8 +90,10 @@ RUN groupadd --gid 10001 gaia \
  && ln -s /app/bin/gaia.js /usr/local/bin/gaia
 # tsx keeps its compile cache under /tmp (os.tmpdir()); on a read-only /tmp it compiles without one.
 # A container's loopback is its own: services listen on its interfaces (GAIA_BIND), so that -p and Services reach them.
+# HOME is the data volume too (git and ssh look there, e.g. for known_hosts), whatever uid a cluster runs it as.
 ENV NODE_ENV=production \
     GAIA_DATA_DIR=/var/lib/gaia \
+    HOME=/var/lib/gaia \
     GAIA_BIND=0.0.0.0
 EXPOSE 8666 8001 8002 8003 8004 8080
 WORKDIR /app

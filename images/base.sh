@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds the two base images the Dockerfiles start FROM, locally, for machines that cannot pull images:
 #   docker.io/library/debian:bookworm-slim   a minimal Debian 12 root filesystem made with debootstrap
-#   docker.io/library/node:24-slim           the same plus Node 24 at /usr/local/bin/node and npm
-# On a machine with a registry there is no need for this: the engine pulls the official images.
+#   docker.io/library/node:24-slim           the same plus Node 24 at /usr/local/bin/node and npm, and the Debian
+#                                            packages the platform runs (NODE_BASE_PACKAGES in images/lib.sh:
+#                                            git, ripgrep, openssh-client, ca-certificates)
+# On a machine with a registry there is no need for this: the engine pulls the official images (and the
+# Dockerfile installs those packages itself).
 #
-#   images/base.sh            build what is missing
+#   images/base.sh            build what is missing, and a Node base of an older recipe (label dev.gaia.node-base)
 #   images/base.sh --force    rebuild both
 #
 # Needs root (debootstrap), debootstrap, a Debian mirror, podman or Docker, a Node 24 binary (the project's
@@ -22,9 +25,22 @@ case "${1:-}" in
 esac
 
 select_engine
-if ! "${force}" && image_exists "${DEBIAN_BASE}" && image_exists "${NODE_BASE}"; then
-  images_log "base images present: ${DEBIAN_BASE}, ${NODE_BASE} (images/base.sh --force rebuilds them)"
-  exit 0
+make_debian=true
+make_node=true
+if ! "${force}"; then
+  if image_exists "${DEBIAN_BASE}"; then make_debian=false; fi
+  if node_base_current; then
+    make_node=false
+  elif image_exists "${NODE_BASE}" && ! node_base_is_local; then
+    # Pulled from a registry (the official image): left as it is; the Dockerfile adds the packages it lacks.
+    make_node=false
+  elif image_exists "${NODE_BASE}"; then
+    images_log "${NODE_BASE} is not of the current recipe (label ${NODE_BASE_LABEL}=$(image_label "${NODE_BASE}" "${NODE_BASE_LABEL}"), wanted ${NODE_BASE_STAMP}): making it again"
+  fi
+  if ! "${make_debian}" && ! "${make_node}"; then
+    images_log "base images present: ${DEBIAN_BASE}, ${NODE_BASE} (images/base.sh --force rebuilds them)"
+    exit 0
+  fi
 fi
 
 [ "$(id -u)" -eq 0 ] || images_die "debootstrap needs root: run images/base.sh as root (or with sudo)"
@@ -60,27 +76,35 @@ npm_dir() {
   echo "${dir}"
 }
 
-NODE_BIN="$(node_binary)"
-NODE_VERSION="$("${NODE_BIN}" --version)"
-case "${NODE_VERSION}" in
-  v24.*) ;;
-  *) images_die "${NODE_BIN} is Node ${NODE_VERSION}; the image needs Node 24" ;;
-esac
-NPM_DIR="$(npm_dir)"
+if "${make_node}"; then
+  NODE_BIN="$(node_binary)"
+  NODE_VERSION="$("${NODE_BIN}" --version)"
+  case "${NODE_VERSION}" in
+    v24.*) ;;
+    *) images_die "${NODE_BIN} is Node ${NODE_VERSION}; the image needs Node 24" ;;
+  esac
+  NPM_DIR="$(npm_dir)"
+fi
 MIRROR="$(debian_mirror)"
 
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/gaia-base.XXXXXX")"
 cleanup() { rm -rf "${WORK}"; }
 trap cleanup EXIT
-ROOTFS="${WORK}/rootfs"
+# The two root filesystems share one download of the packages.
+mkdir -p "${WORK}/debs"
 
-images_log "debootstrap --variant=minbase bookworm from ${MIRROR} (about half a minute) ..."
-if ! debootstrap --variant=minbase bookworm "${ROOTFS}" "${MIRROR}" >"${WORK}/debootstrap.log" 2>&1; then
-  tail -n 20 "${WORK}/debootstrap.log" >&2
-  images_die "debootstrap failed (log above). Check that ${MIRROR} is reachable, or set GAIA_DEBIAN_MIRROR to a Debian mirror."
-fi
-# What the official slim image leaves out too: package lists and downloaded archives.
-rm -rf "${ROOTFS}"/var/lib/apt/lists/* "${ROOTFS}"/var/cache/apt/*.bin "${ROOTFS}"/var/cache/apt/archives/*.deb
+# bootstrap NAME [--include=A,B]: a fresh minimal Debian bookworm at ROOTFS (${WORK}/NAME).
+bootstrap() {
+  ROOTFS="${WORK}/$1"
+  shift
+  images_log "debootstrap --variant=minbase $* bookworm from ${MIRROR} (about half a minute) ..."
+  if ! debootstrap --variant=minbase --cache-dir="${WORK}/debs" "$@" bookworm "${ROOTFS}" "${MIRROR}" >"${WORK}/debootstrap.log" 2>&1; then
+    tail -n 20 "${WORK}/debootstrap.log" >&2
+    images_die "debootstrap failed (log above). Check that ${MIRROR} is reachable, or set GAIA_DEBIAN_MIRROR to a Debian mirror."
+  fi
+  # What the official slim image leaves out too: package lists and downloaded archives.
+  rm -rf "${ROOTFS}"/var/lib/apt/lists/* "${ROOTFS}"/var/cache/apt/*.bin "${ROOTFS}"/var/cache/apt/archives/*.deb
+}
 
 import_rootfs() {
   local name=$1
@@ -90,9 +114,19 @@ import_rootfs() {
   tar -C "${ROOTFS}" --numeric-owner -c . | "${ENGINE_CMD[@]}" import "${quiet[@]}" "$@" - "${name}" >/dev/null
 }
 
-images_log "importing ${DEBIAN_BASE}"
-import_rootfs "${DEBIAN_BASE}" --change 'CMD ["bash"]'
+if "${make_debian}"; then
+  bootstrap rootfs-debian
+  images_log "importing ${DEBIAN_BASE}"
+  import_rootfs "${DEBIAN_BASE}" --change 'CMD ["bash"]'
+fi
+if ! "${make_node}"; then
+  images_log "done: ${DEBIAN_BASE} (${NODE_BASE} kept as it is). Next: images/build.sh (or make images) builds Gaia's images."
+  exit 0
+fi
 
+# The Node base is Debian with the platform's packages: debootstrap resolves their dependencies (not their
+# recommendations, as apt-get --no-install-recommends would not either).
+bootstrap rootfs-node --include="${NODE_BASE_PACKAGES}"
 images_log "adding Node ${NODE_VERSION} (${NODE_BIN}) and npm (${NPM_DIR})"
 install -D -m 0755 "${NODE_BIN}" "${ROOTFS}/usr/local/bin/node"
 mkdir -p "${ROOTFS}/usr/local/lib/node_modules"
@@ -103,8 +137,12 @@ images_log "importing ${NODE_BASE}"
 import_rootfs "${NODE_BASE}" \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change "ENV NODE_VERSION=${NODE_VERSION#v}" \
-  --change 'CMD ["node"]'
+  --change 'CMD ["node"]' \
+  --change "LABEL ${NODE_BASE_LABEL}=${NODE_BASE_STAMP}"
 
 "${ENGINE_CMD[@]}" run --rm "${NODE_BASE}" node -e 'console.log("node " + process.version)' >/dev/null ||
   images_die "the imported ${NODE_BASE} does not run node"
+"${ENGINE_CMD[@]}" run --rm "${NODE_BASE}" sh -c 'git --version && rg --version && ssh -V && test -s /etc/ssl/certs/ca-certificates.crt' >/dev/null 2>&1 ||
+  images_die "the imported ${NODE_BASE} lacks git, ripgrep, ssh or the CA certificates (${NODE_BASE_PACKAGES})"
+node_base_current || images_die "the imported ${NODE_BASE} does not carry the label ${NODE_BASE_LABEL}=${NODE_BASE_STAMP}"
 images_log "done: ${DEBIAN_BASE} and ${NODE_BASE}. Next: images/build.sh (or make images) builds Gaia's images."

@@ -9,7 +9,8 @@
 # GAIA_IMAGE_REPOSITORY (localhost/gaia), GAIA_IMAGE_TAG (the version in package.json),
 # GAIA_BUILD_CA_FILE (a CA bundle the build's npm must trust, e.g. behind a TLS-intercepting proxy; default:
 # NODE_EXTRA_CA_CERTS or npm's cafile, when set).
-# With podman and no registry, the base images are made locally first (images/base.sh).
+# With podman and no registry, the base images are made locally first (images/base.sh), and made again when
+# images/base.sh's recipe changed (NODE_BASE_STAMP in images/lib.sh).
 set -euo pipefail
 
 # shellcheck source=images/lib.sh
@@ -34,6 +35,14 @@ if [ "${ENGINE}" = podman ]; then
       images_log "no registry reachable: building the base images locally (images/base.sh)"
       "${IMAGES_DIR}/base.sh"
     fi
+  fi
+fi
+# A Node base made here by an older images/base.sh (without NODE_BASE_PACKAGES, say) is made again. Where that
+# cannot be done (no root, no debootstrap), the build goes on: the Dockerfile installs what the base lacks.
+if image_exists "${NODE_BASE}" && node_base_is_local && ! node_base_current; then
+  images_log "${NODE_BASE} was made here by an older recipe (${NODE_BASE_LABEL}=$(image_label "${NODE_BASE}" "${NODE_BASE_LABEL}"), now ${NODE_BASE_STAMP}): images/base.sh makes it again"
+  if ! "${IMAGES_DIR}/base.sh"; then
+    images_log "WARNING: images/base.sh could not make ${NODE_BASE} again (above); the Dockerfile installs ${NODE_BASE_PACKAGES} with apt-get instead"
   fi
 fi
 

@@ -16,6 +16,16 @@ OPERATOR_IMAGE="${IMAGE_REPOSITORY}/gaia-operator:${IMAGE_TAG}"
 DEBIAN_BASE="docker.io/library/debian:bookworm-slim"
 NODE_BASE="docker.io/library/node:24-slim"
 
+# What the platform needs from Debian besides Node: the kb service runs git (and ssh for ssh:// remotes, CA
+# certificates for https:// ones) and ripgrep. images/base.sh puts them into the Node base it makes; the
+# Dockerfile installs them with apt-get when its base lacks them (the official node:24-slim does).
+NODE_BASE_PACKAGES="ca-certificates,git,openssh-client,ripgrep"
+# Bump NODE_BASE_REV when the recipe of the Node base changes otherwise. The stamp goes into the image as the
+# label below; a locally made base whose stamp differs is made again (images/build.sh, images/base.sh).
+NODE_BASE_REV="2"
+NODE_BASE_STAMP="${NODE_BASE_REV}/${NODE_BASE_PACKAGES}"
+NODE_BASE_LABEL="dev.gaia.node-base"
+
 images_log() { printf '[images %5ss] %s\n' "${SECONDS}" "$*" >&2; }
 images_die() {
   printf '[images] ERROR: %s\n' "$*" >&2
@@ -59,4 +69,24 @@ image_exists() {
   else
     "${ENGINE_CMD[@]}" image inspect "$1" >/dev/null 2>&1
   fi
+}
+
+# image_label IMAGE LABEL: the label's value, empty when the image has no such label (or does not exist).
+image_label() {
+  local value
+  value="$("${ENGINE_CMD[@]}" image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true)"
+  case "${value}" in "<no value>" | "map[]") value="" ;; esac
+  echo "${value}"
+}
+
+# Whether NODE_BASE was made on this machine (by images/base.sh) rather than pulled: it carries the label, or
+# it is the single-layer import an older images/base.sh made (the official image has several layers).
+node_base_is_local() {
+  [ -n "$(image_label "${NODE_BASE}" "${NODE_BASE_LABEL}")" ] && return 0
+  [ "$("${ENGINE_CMD[@]}" image inspect --format '{{ len .RootFS.Layers }}' "${NODE_BASE}" 2>/dev/null || true)" = 1 ]
+}
+
+# Whether NODE_BASE is a locally made base of the current recipe (with NODE_BASE_PACKAGES).
+node_base_current() {
+  image_exists "${NODE_BASE}" && [ "$(image_label "${NODE_BASE}" "${NODE_BASE_LABEL}")" = "${NODE_BASE_STAMP}" ]
 }

@@ -2,15 +2,16 @@
  * Image tier: builds the platform and operator images (Docker or podman; images/build.sh), then runs them the
  * way a cluster does: as uid 10001 on a read-only root filesystem with writable tmpfs volumes, on the host's
  * network (loopback only). The platform image serves /health, migrates an empty PostgreSQL database and, as
- * three containers (auth, chat, gateway), streams a chat reply for an API key it created itself; the operator
- * image serves /healthz and /metrics.
+ * three containers (auth, chat, gateway), streams a chat reply for an API key it created itself; it carries git,
+ * ripgrep and ssh, and `gaia serve kb` becomes ready with a Git repository of its own; the operator image serves
+ * /healthz and /metrics.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { freePort, sharedPostgres } from "../support/servers.ts";
+import { asService, freePort, sharedPostgres } from "../support/servers.ts";
 import {
   type Engine,
   engineRun,
@@ -117,6 +118,24 @@ describe("container images", function () {
     ]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(result.stdout.trim().split("\n"), ["10001", "10001", "no-npm", "/usr/local/bin/gaia"]);
+  });
+
+  it("platform image: carries git, ripgrep, ssh and CA certificates (the kb service runs them)", async () => {
+    const result = await engineRun(engine, [
+      "run",
+      "--rm",
+      "--read-only",
+      PLATFORM_IMAGE,
+      "sh",
+      "-c",
+      "git --version && rg --version | head -n 1 && ssh -V 2>&1 && test -s /etc/ssl/certs/ca-certificates.crt && echo certificates; echo HOME=$HOME",
+    ]);
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    const lines = result.stdout.trim().split("\n");
+    assert.match(lines[0] ?? "", /^git version \d+\./);
+    assert.match(lines[1] ?? "", /^ripgrep \d+\./);
+    assert.match(lines[2] ?? "", /^OpenSSH_/);
+    assert.deepEqual(lines.slice(3), ["certificates", "HOME=/var/lib/gaia"]);
   });
 
   it("platform image: `gaia serve gateway` answers /health on a read-only root filesystem", async () => {
@@ -259,6 +278,43 @@ describe("container images", function () {
       .join("");
     // The offline echo model repeats the message after its label.
     assert.ok(text.includes(message), `the streamed reply does not echo the message:\n${text}`);
+  });
+
+  it("platform image: `gaia serve kb` becomes ready with a Git repository of its own on a read-only root filesystem", async () => {
+    const postgres = await sharedPostgres();
+    // The migrated database (the migration Job's work), reached with the kb's own role as the operator gives it.
+    const databaseUrl = asService(await postgres.createDatabase(), "kb");
+    const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
+    const name = await runDetached(
+      PLATFORM_IMAGE,
+      "kb",
+      [
+        ...userTmpfs(engine, "/var/lib/gaia"),
+        ...["-e", `DATABASE_URL=${databaseUrl}`],
+        ...["-e", `GAIA_KB_PORT=${port}`, "-e", `GAIA_METRICS_PORT=${metricsPort}`],
+        ...["-e", `GAIA_INTERNAL_TOKEN=${randomBytes(32).toString("hex")}`],
+      ],
+      ["gaia", "serve", "kb"],
+    );
+    // No KB_GIT_URL: kb makes a repository under GAIA_DATA_DIR and is ready once git has seeded it.
+    await waitForHttp(engine, name, `http://127.0.0.1:${port}/ready`);
+    const health = JSON.parse(
+      await (await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) })).text(),
+    ) as { service?: string; status?: string; mode?: string; storage?: string };
+    assert.equal(health.service, "kb", JSON.stringify(health));
+    assert.equal(health.mode, "git", JSON.stringify(health));
+    assert.equal(health.storage, "ready", JSON.stringify(health));
+    const log = await engineRun(engine, [
+      "exec",
+      name,
+      "git",
+      "-C",
+      "/var/lib/gaia/kb",
+      "log",
+      "--format=%s",
+    ]);
+    assert.equal(log.code, 0, `git log in the kb's working copy failed:\n${log.stdout}${log.stderr}`);
+    assert.match(log.stdout, /Seed the knowledge base/);
   });
 
   it("operator image: serves /healthz and /metrics on a read-only root filesystem", async () => {
