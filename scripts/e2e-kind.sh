@@ -112,7 +112,42 @@ else
   fail "conversation check: skipped for want of an API key (see the failure above)"
 fi
 
-# --- 5. the mesh refuses callers outside it -----------------------------------------------------------------
+# --- 5. the knowledge base: a developer writes a note, and search finds it --------------------------------------
+if [ -n "${key}" ]; then
+  kb_call() { # kb_call OPERATION JSON: the answer, then the status code on a line of its own
+    curl -sS --max-time 30 -w '\n%{http_code}' -H "X-API-Key: ${key}" -H 'content-type: application/json' \
+      -d "$2" "${GATEWAY_URL}/api/v0.2/kb/$1" 2>&1 || true
+  }
+  code=""
+  for _ in $(seq 1 30); do # a moment's 502/503 while the gateway finds kb is retried
+    answer="$(kb_call write '{"path":"shared/e2e.md","content":"# E2E\n\nthe word quillfeather\n"}')"
+    code="${answer##*$'\n'}"
+    case "${code}" in 200 | 201 | 4??) break ;; esac
+    sleep 2
+  done
+  if [ "${code}" = 201 ] || [ "${code}" = 200 ]; then
+    pass "POST ${GATEWAY_URL}/api/v0.2/kb/write shared/e2e.md as a developer (HTTP ${code})"
+  else
+    fail "POST ${GATEWAY_URL}/api/v0.2/kb/write shared/e2e.md: HTTP ${code:-none}: ${answer:0:600}. 'kubectl -n ${ns} logs deploy/${name}-kb' tells why."
+  fi
+  found=""
+  for _ in $(seq 1 10); do
+    answer="$(kb_call search '{"query":"quillfeather"}')"
+    found="$(echo "${answer%$'\n'*}" | node -e '
+      try { console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).results?.[0]?.path ?? ""); } catch { console.log(""); }' 2>/dev/null || true)"
+    [ "${found}" = shared/e2e.md ] && break
+    sleep 2
+  done
+  if [ "${found}" = shared/e2e.md ]; then
+    pass "POST ${GATEWAY_URL}/api/v0.2/kb/search quillfeather finds shared/e2e.md first"
+  else
+    fail "POST ${GATEWAY_URL}/api/v0.2/kb/search quillfeather: results[0].path is '${found}', not shared/e2e.md. Answer: ${answer:0:600}"
+  fi
+else
+  fail "kb write and search: skipped for want of an API key (see the failure above)"
+fi
+
+# --- 6. the mesh refuses callers outside it -----------------------------------------------------------------
 mesh="$(k -n "${ns}" get gaiaplatform "${name}" -o jsonpath='{.spec.mesh.linkerd.enabled}')"
 if [ "${mesh}" = true ]; then
   # A pod of Gaia's own image, explicitly outside the mesh, calls auth directly (the gateway alone may).
