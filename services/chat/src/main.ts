@@ -1,4 +1,5 @@
 import {
+  Budgets,
   createApp,
   type RunningService,
   requireIdentity,
@@ -30,7 +31,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig): Promis
   const providers = buildProviders(config);
   const router = new ModelRouter(providers, config, stats, ctx.log);
   const store = new ChatStore(ctx.db.prisma);
-  const accounting = new Accounting(store, config.userBudgetUsd, ctx.log);
+  const accounting = new Accounting(store, new Budgets(ctx.db.prisma, config.userBudgetUsd), ctx.log);
   const chat = new ChatService({
     store,
     router,

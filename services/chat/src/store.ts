@@ -272,24 +272,6 @@ export class ChatStore {
     await this.#db.usageRecord.create({ data: { ...entry, service: "chat" } });
   }
 
-  /** Dollars spent since a moment, by a user or through one API key. */
-  async spentSince(scope: { userId: string } | { apiKeyId: string }, since: Date): Promise<number> {
-    const result = await this.#db.usageRecord.aggregate({
-      where: { ...scope, createdAt: { gte: since } },
-      _sum: { costUsd: true },
-    });
-    return Number(result._sum.costUsd ?? 0);
-  }
-
-  /** Through the api_key_budgets view: chat's role may read a key's limit, never the key table (its hashes). */
-  async keyBudget(apiKeyId: string): Promise<number | null> {
-    if (!isUuid(apiKeyId)) return null;
-    const rows = await this.#db.$queryRaw<{ budget_usd: unknown }[]>`
-      SELECT budget_usd FROM api_key_budgets WHERE id = ${apiKeyId}::uuid`;
-    const budget = rows[0]?.budget_usd;
-    return budget == null ? null : Number(budget);
-  }
-
   async usageByModel(
     scope: { userId: string } | { apiKeyId: string },
     since: Date,

@@ -1,4 +1,5 @@
 export * from "./authn.ts";
+export * from "./budget.ts";
 export * from "./bus.ts";
 export * from "./cache.ts";
 export * from "./config.ts";

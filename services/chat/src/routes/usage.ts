@@ -1,8 +1,8 @@
-import { identityOf, parseInput } from "@gaia/kit";
+import { identityOf, monthStart, nextMonthStart, parseInput } from "@gaia/kit";
 import type { Express } from "express";
 import { z } from "zod";
 import type { ChatStore, UsageTotals } from "../store.ts";
-import { type Accounting, monthStart, nextMonthStart } from "../usage.ts";
+import type { Accounting } from "../usage.ts";
 
 const totalsView = (t: UsageTotals) => ({
   requests: t.requests,
