@@ -1,4 +1,5 @@
 import { ROLES } from "@gaia/kit";
+import { generateBody, pricingUpdateBody } from "@gaia/kit/contracts/asset";
 import {
   createKeyBody,
   loginBody,
@@ -45,10 +46,9 @@ const object = (properties: Json, required: string[] = [], extra: Json = {}): Js
   ...extra,
 });
 const string = (extra: Json = {}): Json => ({ type: "string", ...extra });
-const open = (description: string): Json => ({ type: "object", additionalProperties: true, description });
 
-/** The validator behind each request body; the services this release lacks have none yet. */
-const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
+/** The validator behind each request body: the one its service parses it with. */
+const VALIDATORS: Record<SchemaName, z.ZodType> = {
   ChatRequest: chatBody,
   ChatCompletionRequest: completionRequest,
   ConversationRequest: createConversationBody,
@@ -61,7 +61,8 @@ const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
   ApiKeyRequest: createKeyBody,
   ApiKeyUpdate: updateKeyBody,
   UserUpdate: updateUserBody,
-  AssetRequest: undefined,
+  AssetRequest: generateBody,
+  AssetPriceUpdate: pricingUpdateBody,
   KbSearch: searchBody,
   KbRead: readBody,
   KbList: listBody,
@@ -74,14 +75,10 @@ const VALIDATORS: Record<SchemaName, z.ZodType | undefined> = {
   KbResolve: resolveBody,
   CalculatorRequest: calculatorInput,
 };
-const PLANNED: Partial<Record<SchemaName, Json>> = {
-  AssetRequest: open("What to generate: prompt, asset type and provider preferences"),
-};
 
 /** What a client may send, as the validator reads it (defaults and optional fields included). */
 function requestSchema(name: SchemaName): Json {
   const validator = VALIDATORS[name];
-  if (!validator) return PLANNED[name]!;
   const { $schema: _, ...schema } = z.toJSONSchema(validator, { io: "input", unrepresentable: "any" });
   return storableOnly(schema);
 }
@@ -110,7 +107,7 @@ export function storableOnly(schema: unknown): Json {
 }
 
 /** A body may be left out where the validator takes {} (the kit reads a request without a body as {}). */
-const bodyOptional = (name: SchemaName) => VALIDATORS[name]?.safeParse({}).success ?? false;
+const bodyOptional = (name: SchemaName) => VALIDATORS[name].safeParse({}).success;
 
 /** One event of any chat stream: OpenAI chunks (v1, v0.2, completions), clean events (v0.3, scenarios). */
 const STREAM_PAYLOAD: Json = {

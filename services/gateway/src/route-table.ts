@@ -35,6 +35,7 @@ export type SchemaName =
   | "ApiKeyUpdate"
   | "UserUpdate"
   | "AssetRequest"
+  | "AssetPriceUpdate"
   | "KbSearch"
   | "KbRead"
   | "KbList"
@@ -116,7 +117,8 @@ const assetRoute: Base = {
   bodyLimit: DEFAULT,
   rateLimited: true,
   tag: "Assets",
-  description: notYet("asset"),
+  // Over budget (402); a finished job (409); an unsupported request (422); a provider failing (502).
+  statuses: [402, 404, 409, 422],
 };
 const kbRoute: Base = {
   to: "kb",
@@ -410,16 +412,41 @@ export const ROUTES: readonly Route[] = [
 
   // Assets.
   route(GET, "/api/v1/assets", "List assets", assetRoute),
-  route(POST, "/api/v1/assets/generate", "Generate an asset", assetRoute, {
+  route(POST, "/api/v1/assets/generate", "Generate an asset (201 done, 202 a job)", assetRoute, {
     timeout: "long",
     bodyLimit: UPLOAD,
     body: "AssetRequest",
+    created: true,
+    statuses: [...assetRoute.statuses!, 202],
   }),
   route(GET, "/api/v1/assets/test", "Asset service test endpoint", assetRoute, { auth: "optional" }),
+  route(
+    GET,
+    "/api/v1/assets/jobs/{id}/events",
+    "A job's progress as SSE (Last-Event-ID resumes)",
+    assetRoute,
+    {
+      timeout: "stream",
+      streams: true,
+    },
+  ),
   route(ANY, "/api/v1/assets/{path+}", "An asset, its files and jobs", assetRoute, {
     timeout: "long",
+    statuses: [...assetRoute.statuses!, 204, 206, 304, 410, 416],
   }),
-  route(ANY, "/api/v0.2/assets/pricing/{path+}", "Asset pricing, analytics and cost estimates", assetRoute),
+  route(
+    POST,
+    "/api/v0.2/assets/pricing/cost-estimator/estimate",
+    "The plan for a request, without spending",
+    assetRoute,
+    {
+      body: "AssetRequest",
+    },
+  ),
+  route(POST, "/api/v0.2/assets/pricing/update", "Set a provider's price (admins)", assetRoute, {
+    body: "AssetPriceUpdate",
+  }),
+  route(ANY, "/api/v0.2/assets/pricing/{path+}", "Asset pricing and analytics", assetRoute),
 
   // Knowledge base.
   ...Object.entries(KB_OPERATIONS).map(([op, body]) =>

@@ -22,9 +22,11 @@ const API_MAP: [method: string, path: string, expected: string][] = [
   ["GET", "/health", "local:health"],
   ["GET", "/", "local:root"],
   // Authentication (v1)
-  ...["validate", "refresh", "register", "login", "logout"].map(
-    (op): [string, string, string] => ["POST", `/api/v1/auth/${op}`, `auth /api/v1/auth/${op}`],
-  ),
+  ...["validate", "refresh", "register", "login", "logout"].map((op): [string, string, string] => [
+    "POST",
+    `/api/v1/auth/${op}`,
+    `auth /api/v1/auth/${op}`,
+  ]),
   // Chat (v1)
   ["POST", "/api/v1/chat", "chat /api/v1/chat"],
   ["POST", "/api/v1/chat/completions", "chat /api/v1/chat/completions"],

@@ -20,6 +20,7 @@ const TABLES = [
   "provider_pricing",
   "assets",
   "asset_jobs",
+  "asset_job_events",
   "kb_path_permissions",
   "kb_documents",
   "kb_document_versions",
@@ -40,7 +41,14 @@ const ACCESS: Record<BackendName, Partial<Record<Table, "read" | "write">>> = {
     provider_pricing: R,
     api_key_budgets: R,
   },
-  asset: { assets: W, asset_jobs: W, usage_records: W, provider_pricing: R, api_key_budgets: R },
+  asset: {
+    assets: W,
+    asset_jobs: W,
+    asset_job_events: W,
+    usage_records: W,
+    provider_pricing: W,
+    api_key_budgets: R,
+  },
   kb: {
     kb_path_permissions: W,
     kb_documents: W,

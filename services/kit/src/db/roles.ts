@@ -27,8 +27,9 @@ export const DATABASE_ROLES: Record<BackendName, RoleGrants> = {
     sequences: ["usage_records_id_seq"],
   },
   asset: {
-    readWrite: ["assets", "asset_jobs", "usage_records"],
-    read: ["provider_pricing", "api_key_budgets"],
+    // provider_pricing: an admin's price overrides for asset providers are written through asset's pricing API.
+    readWrite: ["assets", "asset_jobs", "asset_job_events", "usage_records", "provider_pricing"],
+    read: ["api_key_budgets"],
     sequences: ["usage_records_id_seq"],
   },
   kb: {

@@ -6,8 +6,11 @@ import type { Request, Response } from "express";
  */
 export interface SseStream {
   readonly signal: AbortSignal;
-  /** Write `data: <json or text>`; with an event name, an `event:` line first. False once closed. */
-  send(data: unknown, event?: string): boolean;
+  /**
+   * Write `data: <json or text>`; with an event name, an `event:` line first; with an id, an `id:` line, which a
+   * client sends back as Last-Event-ID when it reconnects. False once closed.
+   */
+  send(data: unknown, event?: string, id?: string | number): boolean;
   comment(text: string): void;
   end(): void;
   readonly closed: boolean;
@@ -39,11 +42,11 @@ export function openSse(req: Request, res: Response): SseStream {
     get closed() {
       return closed;
     },
-    send(data: unknown, event?: string) {
+    send(data: unknown, event?: string, id?: string | number) {
       if (closed) return false;
       const body = typeof data === "string" ? data : JSON.stringify(data);
       res.write(
-        `${event ? `event: ${event}\n` : ""}${body
+        `${id !== undefined ? `id: ${id}\n` : ""}${event ? `event: ${event}\n` : ""}${body
           .split("\n")
           .map((line) => `data: ${line}`)
           .join("\n")}\n\n`,
