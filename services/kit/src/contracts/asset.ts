@@ -25,8 +25,15 @@ export const generateBody = z
       .optional(),
     quality: z.enum(["draft", "standard", "high"]).default("standard"),
     max_cost_usd: z.number().min(0).max(10_000).optional(),
-    provider: z.string().regex(/^[a-z0-9-]{2,32}$/).optional().meta({ description: "Only this provider" }),
-    wait: z.boolean().optional().meta({ description: "Answer when done (quick work); default true for images" }),
+    provider: z
+      .string()
+      .regex(/^[a-z0-9-]{2,32}$/)
+      .optional()
+      .meta({ description: "Only this provider" }),
+    wait: z
+      .boolean()
+      .optional()
+      .meta({ description: "Answer when done (quick work); default true for images" }),
     reuse: z.enum(["off", "offer", "prefer"]).default("offer"),
     visibility: z.enum(["private", "public"]).default("private"),
   })
