@@ -42,6 +42,8 @@ export const assetEnv = z.object({
   GAIA_ASSET_POLL_MS: z.coerce.number().int().min(10).default(2_000),
   /** Jobs one replica works on at once. */
   GAIA_ASSET_WORKERS: z.coerce.number().int().min(1).max(256).default(8),
+  /** A replica's claim on a job, renewed while it works; a replica that died loses its jobs this long after. */
+  GAIA_ASSET_LEASE_S: z.coerce.number().int().min(1).max(3600).default(30),
   GAIA_ASSET_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   GAIA_ASSET_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
   GAIA_ASSET_MAX_FILE_BYTES: z.coerce
@@ -62,6 +64,7 @@ export interface AssetConfig {
   waitMs: number;
   pollMs: number;
   workers: number;
+  leaseMs: number;
   maxAttempts: number;
   retryBaseMs: number;
   maxFileBytes: number;
@@ -91,6 +94,7 @@ export function assetConfig(env: NodeJS.ProcessEnv, dataDir: string): AssetConfi
     waitMs: e.GAIA_ASSET_WAIT_MS,
     pollMs: e.GAIA_ASSET_POLL_MS,
     workers: e.GAIA_ASSET_WORKERS,
+    leaseMs: e.GAIA_ASSET_LEASE_S * 1000,
     maxAttempts: e.GAIA_ASSET_MAX_ATTEMPTS,
     retryBaseMs: e.GAIA_ASSET_RETRY_BASE_MS,
     maxFileBytes: e.GAIA_ASSET_MAX_FILE_BYTES,

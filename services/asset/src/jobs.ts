@@ -20,7 +20,6 @@ import type { AssetStore, JobWithAsset } from "./store.ts";
  * candidate of the plan is tried (the same kind of output by construction); a hang ends at the job's deadline.
  */
 
-const LEASE_MS = 30_000;
 const TICK_MS = 250;
 
 export type Notify = (jobId: string) => void;
@@ -74,7 +73,7 @@ export class JobRunner {
     try {
       const room = this.#config.workers - this.#running.size;
       if (room <= 0) return;
-      const jobs = await this.#store.claim(this.#replica, room, LEASE_MS);
+      const jobs = await this.#store.claim(this.#replica, room, this.#config.leaseMs);
       for (const job of jobs) {
         if (this.#running.has(job.id)) continue;
         const controller = new AbortController();
@@ -139,10 +138,10 @@ export class JobRunner {
   async #work(claimed: JobWithAsset, signal: AbortSignal): Promise<void> {
     let job = claimed;
     const keepClaim = setInterval(() => {
-      void this.#store.renew(job.id, this.#replica, LEASE_MS).then((held) => {
+      void this.#store.renew(job.id, this.#replica, this.#config.leaseMs).then((held) => {
         if (!held) this.#running.get(job.id)?.abort(new Error("claim lost"));
       });
-    }, LEASE_MS / 3);
+    }, this.#config.leaseMs / 3);
     try {
       if (job.cancelRequested) return;
       const deadline = job.deadline?.getTime() ?? Date.now() + this.#config.jobTimeoutMs;

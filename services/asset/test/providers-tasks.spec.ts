@@ -125,10 +125,21 @@ describe("asset task providers against wire-compatible fakes", () => {
       );
     });
 
-    it("delivers FBX when the request asks for it, and sends a Meshy art_style as such", async () => {
-      const provider = newMeshy();
+    it("delivers FBX when the request asks for it; a legacy model gets its art_style as such", async () => {
+      await newMeshy().submit(model({ style: "sculpture" }), never());
+      assert.equal(
+        meshy.bodies.at(-1)!.art_style,
+        undefined,
+        "Meshy-6 ignores art_style: the style is in the prompt",
+      );
+      assert.equal(meshy.bodies.at(-1)!.prompt, "a wooden treasure chest with iron bands, sculpture");
+      const provider = new MeshyProvider(
+        { apiKey: meshy.key, baseUrl: meshy.url, timeoutMs: 5000 },
+        { aiModel: "meshy-5" },
+      );
       const task = await provider.submit(model({ format: "fbx", style: "Sculpture" }), never());
       assert.equal(meshy.bodies.at(-1)!.art_style, "sculpture");
+      assert.equal(meshy.bodies.at(-1)!.ai_model, "meshy-5");
       assert.equal(meshy.bodies.at(-1)!.prompt, "a wooden treasure chest with iron bands");
       await untilDone(provider, task);
       const [fbx] = await provider.fetch(task, never());
@@ -469,8 +480,14 @@ describe("asset task providers against wire-compatible fakes", () => {
       assert.equal(aspectRatio("1024x1024"), "1:1");
       assert.equal(aspectRatio("1536x1024"), "3:2");
       assert.equal(
-        imaginePrompt(image({ prompt: "a ship --ar 1:1", style: undefined, negativePrompt: undefined })),
-        "a ship --ar 16:9",
+        imaginePrompt(
+          image({ prompt: "a ship --ar 1:1 --tile at sea", style: undefined, negativePrompt: undefined }),
+        ),
+        "a ship at sea --ar 16:9",
+      );
+      assert.equal(
+        imaginePrompt(image({ type: "texture", prompt: "mossy stones", style: "", size: "512x512" })),
+        "mossy stones --no people --tile",
       );
       assert.throws(() => new MidjourneyProvider({ apiKey: "k", timeoutMs: 1000 }), /base URL/);
     });

@@ -24,7 +24,8 @@ import {
  * Meshy text to 3D, API v2 (https://docs.meshy.ai/api/text-to-3d, https://docs.meshy.ai/api/errors):
  *
  * - `POST {base}/openapi/v2/text-to-3d` with `Authorization: Bearer <key>` and `{mode: "preview", prompt,
- *   art_style?, negative_prompt?, ai_model?}` answers `{result: "<task id>"}`: an untextured mesh.
+ *   art_style?, negative_prompt?, ai_model?}` answers `{result: "<task id>"}`: an untextured mesh. The prompt
+ *   is at most 600 characters; art_style (realistic, sculpture) is deprecated, for meshy-4/meshy-5 only.
  * - `GET {base}/openapi/v2/text-to-3d/{id}` answers the task object `{id, status: PENDING | IN_PROGRESS |
  *   SUCCEEDED | FAILED | CANCELED, progress: 0..100, model_urls: {glb, fbx, obj, usdz}, thumbnail_url,
  *   task_error: {message}}`.
@@ -51,7 +52,7 @@ const CONTENT_TYPE: Record<MeshyFormat, string> = {
   glb: "model/gltf-binary",
   fbx: "application/octet-stream",
 };
-/** art_style values Meshy accepts; any other style is said in the prompt. */
+/** art_style values the legacy models (meshy-4, meshy-5) accept; any other style is said in the prompt. */
 const ART_STYLES = ["realistic", "sculpture"];
 const MAX_PROMPT = 600;
 
@@ -103,7 +104,10 @@ export class MeshyProvider implements AssetProvider {
     const format = (spec.format ?? "glb") as MeshyFormat;
     if (!FORMATS.includes(format)) throw refused(this.id, `cannot deliver ${spec.format} (only glb, fbx)`);
     const style = spec.style?.trim();
-    const artStyle = style && ART_STYLES.includes(style.toLowerCase()) ? style.toLowerCase() : undefined;
+    // art_style is for the legacy models only (Meshy-6 ignores it, and some combinations fail there).
+    const legacy = /^meshy-[45]$/.test(this.options.aiModel ?? "");
+    const artStyle =
+      legacy && style && ART_STYLES.includes(style.toLowerCase()) ? style.toLowerCase() : undefined;
     const prompt = (style && !artStyle ? `${spec.prompt}, ${style}` : spec.prompt).slice(0, MAX_PROMPT);
     const body: Record<string, unknown> = { mode: "preview", prompt };
     if (artStyle) body.art_style = artStyle;

@@ -175,12 +175,31 @@ export class MidjourneyProvider implements AssetProvider {
   }
 }
 
+/** Midjourney parameters that take a value (`--ar 16:9`); the others are flags (`--tile`). */
+const VALUED = new Set(
+  "ar aspect no v version q quality s stylize c chaos seed sameseed sref cref cw sw iw w weird stop r repeat niji p profile style".split(
+    " ",
+  ),
+);
+
+/** The text with any Midjourney parameters the user typed taken out: ours would clash with them. */
+function withoutParameters(text: string): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const name = words[i]!.match(/^--([a-z]+)$/i)?.[1]?.toLowerCase();
+    if (!name) kept.push(words[i]!);
+    else if (VALUED.has(name) && words[i + 1] && !words[i + 1]!.startsWith("--")) i++;
+  }
+  return kept.join(" ");
+}
+
 /** The imagine prompt: text first, then Midjourney's parameters. */
 export function imaginePrompt(spec: AssetSpec): string {
-  const parts = [spec.style?.trim() ? `${spec.prompt.trim()}, ${spec.style.trim()}` : spec.prompt.trim()];
-  // Parameters the user typed would clash with ours: "--" starts one.
-  parts[0] = parts[0]!.replace(/\s--\S+(\s+[^-\s]\S*)?/g, " ").trim();
-  if (spec.negativePrompt?.trim()) parts.push(`--no ${spec.negativePrompt.trim().replace(/--/g, " ")}`);
+  const text = spec.style?.trim() ? `${spec.prompt.trim()}, ${spec.style.trim()}` : spec.prompt.trim();
+  const parts = [withoutParameters(text)];
+  const negative = spec.negativePrompt?.trim() ? withoutParameters(spec.negativePrompt.trim()) : "";
+  if (negative) parts.push(`--no ${negative}`);
   const ratio = aspectRatio(spec.size);
   if (ratio && ratio !== "1:1") parts.push(`--ar ${ratio}`);
   if (spec.type === "texture") parts.push("--tile");
