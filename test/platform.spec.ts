@@ -40,7 +40,7 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
   it("says which step it is on and what to do next", () => {
     const out = dev.output();
     assert.match(out, /\[1\/4\] opening PostgreSQL at 127\.0\.0\.1:\d+\/gaia_test_\d+_\d+ \.\.\. done/);
-    assert.match(out, /\[4\/4\] starting auth, chat, kb, gateway \.\.\. done/);
+    assert.match(out, /\[4\/4\] starting auth, asset, chat, kb, gateway \.\.\. done/);
     assert.match(out, /Gaia is running in [\d.]+s on PostgreSQL, Redis, NATS/);
     assert.ok(out.includes(`gateway  ${gateway}\n`), "the gateway's URL, as it listens");
     assert.match(out, /listening on 127\.0\.0\.1 only; GAIA_BIND=0\.0\.0\.0 listens on every interface/);
@@ -123,7 +123,36 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
     );
   });
 
-  it("aggregates health, degraded while services of this build are absent", async () => {
+  it("makes an image, a 3D model and a sound with the offline placeholder, labelled as such", async () => {
+    const admin = (await readFile(join(dataDir, "admin.key"), "utf8")).trim();
+    for (const [type, magic] of [
+      ["image", "PNG"],
+      ["model3d", "glTF"],
+      ["sound", "RIFF"],
+    ] as const) {
+      const made = await fetch(`${gateway}/api/v1/assets/generate`, {
+        method: "POST",
+        headers: { "x-api-key": admin, "content-type": "application/json" },
+        body: JSON.stringify({ type, prompt: `the tavern's ${type}` }),
+      });
+      const body = (await made.json()) as {
+        provider: string;
+        download_url: string;
+        asset: { offline_placeholder?: boolean };
+      };
+      assert.equal(made.status, 201, JSON.stringify(body));
+      assert.equal(body.provider, "placeholder");
+      assert.equal(body.asset.offline_placeholder, true);
+      const file = Buffer.from(
+        await (
+          await fetch(`${gateway}${body.download_url}`, { headers: { "x-api-key": admin } })
+        ).arrayBuffer(),
+      );
+      assert.ok(file.subarray(0, 4).toString().includes(magic), type);
+    }
+  });
+
+  it("aggregates every backend's health: all four answer", async () => {
     const health = (await (await fetch(`${gateway}/health`)).json()) as {
       status: string;
       services: Record<string, { status: string }>;
@@ -131,7 +160,8 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
     assert.equal(health.services.auth?.status, "healthy");
     assert.equal(health.services.chat?.status, "healthy");
     assert.equal(health.services.kb?.status, "healthy");
-    assert.equal(health.status, "degraded", "asset is not in this build yet");
+    assert.equal(health.services.asset?.status, "healthy");
+    assert.equal(health.status, "healthy", "every backend of this build answers");
   });
 
   it("serves every service's metrics on the metrics port it prints, and none through the gateway", async () => {
@@ -140,7 +170,7 @@ describe("platform: the gaia CLI on real PostgreSQL, Redis and NATS", function (
     );
     assert.ok(printed, "gaia dev prints the metrics URL");
     const metrics = await (await fetch(printed[1]!)).text();
-    for (const service of ["auth", "chat", "kb", "gateway"])
+    for (const service of ["auth", "asset", "chat", "kb", "gateway"])
       assert.match(metrics, new RegExp(`gaia_http_requests_total\\{[^}]*service="${service}"`), service);
     assert.equal(
       (metrics.match(/^# TYPE gaia_http_requests_total /gm) ?? []).length,
