@@ -228,6 +228,8 @@ export class JobRunner {
           );
           return;
         }
+        // A provider may move its task on while polling (Meshy starts the refine): saved at once, like a submit.
+        const stateBefore = JSON.stringify(task.state);
         const progress: Progress = await provider
           .poll(task, AbortSignal.any([signal, AbortSignal.timeout(this.#config.pollMs * 10 + 10_000)]))
           .catch((error): Progress => {
@@ -236,6 +238,7 @@ export class JobRunner {
             if (!failure.options.retryable) throw failure;
             return { status: "running" };
           });
+        if (JSON.stringify(task.state) !== stateBefore) await this.#store.saveTask(job.id, provider.id, task);
         if (progress.status === "failed") {
           await this.#fail(job, `${provider.id}: ${progress.error}`);
           return;

@@ -222,7 +222,12 @@ const ERROR_RESPONSES: Record<string, Json> = {
   MethodNotAllowed: error("This path does not take this method", {
     Allow: { description: "The methods it takes", schema: { type: "string" } },
   }),
+  PaymentRequired: error("The caller's budget does not cover it; `detail` says what is left"),
   Conflict: error("In conflict with the current state"),
+  Gone: error("It existed, and its stored file does not any more"),
+  RangeNotSatisfiable: error("The Range lies outside the file", {
+    "Content-Range": { description: "bytes */<size>", schema: { type: "string" } },
+  }),
   TooLarge: error("Request body too large"),
   UnsupportedMediaType: error("The request body is not application/json in UTF-8", {
     Accept: { description: "The media type accepted", schema: { const: "application/json" } },
@@ -239,15 +244,28 @@ const ERROR_RESPONSES: Record<string, Json> = {
   Timeout: error("A backend service or the model provider did not answer in time"),
   NotImplemented: error("A path of the first platform that this release does not offer; `detail` says why"),
 };
+/** The answers that are not errors: with the operation's JSON (or stream), or with no body. */
+const SUCCESS_BY_STATUS: Record<number, { description: string; content: boolean }> = {
+  200: { description: "Success", content: true },
+  201: { description: "Created", content: true },
+  202: { description: "Accepted: the work goes on, and the answer says where to follow it", content: true },
+  204: { description: "Done; no content", content: false },
+  206: { description: "The part of the file the Range asked for", content: false },
+  304: { description: "Not modified since the ETag given in If-None-Match", content: false },
+};
+
 const ERROR_BY_STATUS: Record<number, keyof typeof ERROR_RESPONSES> = {
   400: "BadRequest",
   401: "Unauthorized",
+  402: "PaymentRequired",
   403: "Forbidden",
   404: "NotFound",
   405: "MethodNotAllowed",
   409: "Conflict",
+  410: "Gone",
   413: "TooLarge",
   415: "UnsupportedMediaType",
+  416: "RangeNotSatisfiable",
   422: "Unprocessable",
   429: "RateLimited",
   502: "BadGateway",
@@ -311,14 +329,13 @@ function operation(route: Route, method: Method): Json {
   });
   const responses: Json = {};
   for (const status of statusesOf(route, method)) {
+    const own = SUCCESS_BY_STATUS[status];
     responses[status] =
-      status === 200
-        ? success("Success")
-        : status === 201
-          ? success("Created")
-          : status === 204
-            ? { description: "Done; no content" }
-            : { $ref: `#/components/responses/${ERROR_BY_STATUS[status]}` };
+      own === undefined
+        ? { $ref: `#/components/responses/${ERROR_BY_STATUS[status]}` }
+        : own.content
+          ? success(own.description)
+          : { description: own.description };
   }
   const body = route.body && WITH_BODY.has(method) ? route.body : undefined;
   return {

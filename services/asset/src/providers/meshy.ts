@@ -37,10 +37,11 @@ import {
  * Draft quality stops after the preview (an untextured mesh at the preview's price); standard and high refine it.
  *
  * The saved Task is `{id: <preview id>, state: {stage, previewId, refineId?, refine, format}}`. submit() creates
- * only the preview. poll() creates the refine task once the preview has succeeded and records it in
- * `task.state` (stage "refine", refineId) before it returns: the caller saves task.state after a poll that
- * changed it, so a restart polls the refine task it already has instead of refining twice, and never repeats the
- * preview.
+ * only the preview; a restart with that Task polls the same preview and never submits it again. The refine can
+ * only be asked for once the preview has succeeded, so poll() creates it, exactly once per Task object, and
+ * records it in `task.state` (stage "refine", refineId) before it returns. The caller must save task.state after
+ * a poll that changed it: a Task saved after that polls the refine it already has after a restart, while one
+ * saved only after submit() would, restarted in the refine stage, ask Meshy for a second refine.
  */
 
 /** List prices (about 20 credits a preview, 10 a refine, at about a cent a credit), used when PriceOf has none. */

@@ -176,11 +176,10 @@ export class MidjourneyProvider implements AssetProvider {
 }
 
 /** Midjourney parameters that take a value (`--ar 16:9`); the others are flags (`--tile`). */
-const VALUED = new Set(
-  "ar aspect no v version q quality s stylize c chaos seed sameseed sref cref cw sw iw w weird stop r repeat niji p profile style".split(
-    " ",
-  ),
-);
+const VALUED = new Set([
+  ..."ar aspect no v version q quality s stylize c chaos seed sameseed".split(" "),
+  ..."sref cref cw sw iw w weird stop r repeat niji p profile style".split(" "),
+]);
 
 /** The text with any Midjourney parameters the user typed taken out: ours would clash with them. */
 function withoutParameters(text: string): string {
