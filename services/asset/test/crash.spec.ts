@@ -92,61 +92,64 @@ describe("an asset job survives kill -9 of the service mid-task", function () {
     throw new Error(`gaia serve asset did not become ready:\n${asset.output()}`);
   };
 
-  it("completes after a restart, and the provider saw one submission", async () => {
-    await serve();
-    const user = await issueKeyForEmail(
-      auth.runtime.db.prisma,
-      `crash-${Date.now()}@example.com`,
-      "user",
-      "crash",
-    );
-    const call = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(`${gateway.url}${path}`, {
-        method,
-        headers: { "x-api-key": user.key, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
+  for (const stage of ["preview", "refine"] as const)
+    it(`completes after a kill during the ${stage}, and the provider saw one submission of each`, async () => {
+      meshy.submitted.preview = 0;
+      meshy.submitted.refine = 0;
+      if (!asset || asset.child.exitCode !== null) await serve();
+      const user = await issueKeyForEmail(
+        auth.runtime.db.prisma,
+        `crash-${Date.now()}@example.com`,
+        "user",
+        "crash",
+      );
+      const call = async (method: string, path: string, body?: unknown) => {
+        const r = await fetch(`${gateway.url}${path}`, {
+          method,
+          headers: { "x-api-key": user.key, ...(body ? { "content-type": "application/json" } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        // biome-ignore lint/suspicious/noExplicitAny: the test reads the answer field by field.
+        return { status: r.status, body: (await r.json()) as Record<string, any> };
+      };
+      const made = await call("POST", "/api/v1/assets/generate", {
+        type: "model3d",
+        prompt: "a stone golem",
+        format: "glb",
       });
-      // biome-ignore lint/suspicious/noExplicitAny: the test reads the answer field by field.
-      return { status: r.status, body: (await r.json()) as Record<string, any> };
-    };
-    const made = await call("POST", "/api/v1/assets/generate", {
-      type: "model3d",
-      prompt: "a stone golem",
-      format: "glb",
-    });
-    assert.equal(made.status, 202, JSON.stringify(made.body));
-    // Wait until Meshy has the task and has been polled a while, then kill the service without warning.
-    for (let i = 0; i < 200 && meshy.submitted.preview === 0; i++)
-      await new Promise((r) => setTimeout(r, 25));
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(meshy.submitted.preview, 1);
-    asset!.child.kill("SIGKILL");
-    await asset!.exited;
-    const interrupted = await call("GET", `/api/v1/assets/jobs/${made.body.job_id}`);
-    assert.equal(interrupted.status, 503, "the service is down: the gateway says so");
+      assert.equal(made.status, 202, JSON.stringify(made.body));
+      // Wait until Meshy has the task and has been polled a while, then kill the service without warning.
+      for (let i = 0; i < 200 && meshy.submitted.preview === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(meshy.submitted.preview, 1);
+      asset!.child.kill("SIGKILL");
+      await asset!.exited;
+      const interrupted = await call("GET", `/api/v1/assets/jobs/${made.body.job_id}`);
+      assert.equal(interrupted.status, 503, "the service is down: the gateway says so");
 
-    await serve();
-    // biome-ignore lint/suspicious/noExplicitAny: the test reads the answer field by field.
-    let job: Record<string, any> = {};
-    for (let i = 0; i < 600; i++) {
-      job = (await call("GET", `/api/v1/assets/jobs/${made.body.job_id}`)).body;
-      if (["completed", "failed", "canceled"].includes(job.status)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(job.status, "completed", JSON.stringify(job));
-    assert.deepEqual(
-      meshy.submitted,
-      { preview: 1, refine: 1 },
-      "one preview, one refine: nothing submitted twice",
-    );
-    const file = await fetch(`${gateway.url}${job.asset.download_url}`, {
-      headers: { "x-api-key": user.key },
+      await serve();
+      // biome-ignore lint/suspicious/noExplicitAny: the test reads the answer field by field.
+      let job: Record<string, any> = {};
+      for (let i = 0; i < 600; i++) {
+        job = (await call("GET", `/api/v1/assets/jobs/${made.body.job_id}`)).body;
+        if (["completed", "failed", "canceled"].includes(job.status)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(job.status, "completed", JSON.stringify(job));
+      assert.deepEqual(
+        meshy.submitted,
+        { preview: 1, refine: 1 },
+        "one preview, one refine: nothing submitted twice",
+      );
+      const file = await fetch(`${gateway.url}${job.asset.download_url}`, {
+        headers: { "x-api-key": user.key },
+      });
+      assert.equal(
+        Buffer.from(await file.arrayBuffer())
+          .subarray(0, 4)
+          .toString(),
+        "glTF",
+      );
     });
-    assert.equal(
-      Buffer.from(await file.arrayBuffer())
-        .subarray(0, 4)
-        .toString(),
-      "glTF",
-    );
-  });
 });
