@@ -178,10 +178,11 @@ export class KnowledgeBase {
   async search(identity: Identity, request: SearchRequest): Promise<SearchAnswer> {
     const access = await this.access(identity);
     const { limit, offset, ...query } = request;
-    const key = createHash("sha256").update(JSON.stringify(query)).digest("hex");
-    const hits = await this.#cached(
-      `search:${identity.userId}:${identity.role}:${identity.permissions.join(",")}:${key}`,
-      () => this.#store.search(query, MAX_HITS, (path) => access.canRead(path)),
+    const detailed = offset + limit;
+    const key = createHash("sha256").update(JSON.stringify({ query, detailed })).digest("hex");
+    const who = `${identity.userId}:${identity.role}:${identity.permissions.join(",")}`;
+    const hits = await this.#cached(`search:${who}:${key}`, () =>
+      this.#store.search(query, MAX_HITS, (path) => access.canRead(path), detailed),
     );
     return {
       query: query.text,

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { unprocessable } from "@gaia/kit";
+import { extensionOf } from "./paths.ts";
 import type { Hit, SearchQuery } from "./storage/types.ts";
 
 /**
@@ -104,7 +105,7 @@ export async function searchFolder(
   limit: number,
   visible: (path: string) => boolean,
 ): Promise<Hit[]> {
-  const keep = (path: string) => options.extensions.has(extOf(path)) && visible(path);
+  const keep = (path: string) => options.extensions.has(extensionOf(path)) && visible(path);
   const hits = ripgrepMissing ? null : await ripgrep(options, query, limit, keep);
   if (hits === null) ripgrepMissing = true;
   const found = hits ?? (await scan(options, query, limit, keep));
@@ -171,12 +172,6 @@ function ripgrep(
     });
   });
 }
-
-const extOf = (path: string) => {
-  const name = path.slice(path.lastIndexOf("/") + 1);
-  const dot = name.lastIndexOf(".");
-  return dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
-};
 
 /** The built-in scanner: regular files only (no symlinks), hidden folders skipped as ripgrep does. */
 async function scan(

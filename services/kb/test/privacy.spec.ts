@@ -174,8 +174,10 @@ describe("kb privacy and path safety (git mode with a remote, through the gatewa
       assert.equal(answer.status, 403, path);
       assert.match(answer.body.detail, /\.git/);
     }
-    assert.equal((await p.call(admin, "POST", `${KB}/search`, { query: "x", path: "../" })).status, 400);
-    assert.equal((await p.call(admin, "POST", `${KB}/list`, { path: "/etc" })).status, 400);
+    assert.ok(
+      [400, 422].includes((await p.call(admin, "POST", `${KB}/search`, { query: "x", path: "../" })).status),
+    );
+    assert.ok([400, 422].includes((await p.call(admin, "POST", `${KB}/list`, { path: "/etc" })).status));
   });
 
   it("symlinks pushed from outside lead nowhere: not read, not written through, not searched", async () => {

@@ -198,8 +198,13 @@ export class DatabaseStore implements Store {
     return { commit: version };
   }
 
-  search(query: SearchQuery, limit: number, visible: (path: string) => boolean): Promise<Hit[]> {
-    return searchIndex(this.#db, query, limit, visible);
+  search(
+    query: SearchQuery,
+    limit: number,
+    visible: (path: string) => boolean,
+    detailed: number,
+  ): Promise<Hit[]> {
+    return searchIndex(this.#db, query, limit, visible, detailed);
   }
 
   async status(): Promise<StoreStatus> {

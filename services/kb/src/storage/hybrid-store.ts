@@ -80,8 +80,13 @@ export class HybridStore implements Store {
     return this.#settled(await this.#git.remove(path, author, base));
   }
 
-  search(query: SearchQuery, limit: number, visible: (path: string) => boolean): Promise<Hit[]> {
-    return searchIndex(this.#db, query, limit, visible);
+  search(
+    query: SearchQuery,
+    limit: number,
+    visible: (path: string) => boolean,
+    detailed: number,
+  ): Promise<Hit[]> {
+    return searchIndex(this.#db, query, limit, visible, detailed);
   }
 
   async status(): Promise<StoreStatus> {

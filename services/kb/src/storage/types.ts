@@ -104,8 +104,16 @@ export interface Store {
   write(change: Change): Promise<Written>;
   move(from: string, to: string, author: Author, base?: string): Promise<Written>;
   remove(path: string, author: Author, base?: string): Promise<{ commit: string }>;
-  /** Up to `limit` hits of the query, best first, in files `visible` accepts (others are never counted). */
-  search(query: SearchQuery, limit: number, visible: (path: string) => boolean): Promise<Hit[]>;
+  /**
+   * Up to `limit` hits of the query, best first, in files `visible` accepts (others are never counted); at least
+   * the first `detailed` with their line and snippet (the rest may carry line 0, for counting and later pages).
+   */
+  search(
+    query: SearchQuery,
+    limit: number,
+    visible: (path: string) => boolean,
+    detailed: number,
+  ): Promise<Hit[]>;
   status(): Promise<StoreStatus>;
   /** Bring in what the remote has (git, hybrid); database mode has nothing to sync. */
   sync(): Promise<SyncResult>;
