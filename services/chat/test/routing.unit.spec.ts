@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
-import { createLogger, monthStart, nextMonthStart } from "@gaia/kit";
+import { createLogger, monthStart, nextMonthStart, retryAfterMs } from "@gaia/kit";
 import { costUsd, findModel, guessProvider, modelInfo } from "../src/catalogue.ts";
 import { chatConfig } from "../src/config.ts";
 import { buildProviders } from "../src/providers/registry.ts";
-import { ProviderError, retryAfterMs } from "../src/providers/types.ts";
+import { ProviderError } from "../src/providers/types.ts";
 import { backoffMs, ModelRouter } from "../src/router.ts";
 import { ProviderStats } from "../src/stats.ts";
 

@@ -6,6 +6,7 @@ export * from "./config.ts";
 export * from "./errors.ts";
 export * from "./http/app.ts";
 export * from "./http/metrics.ts";
+export * from "./http/retry-after.ts";
 export * from "./http/run.ts";
 export * from "./http/serve.ts";
 export * from "./http/sse.ts";

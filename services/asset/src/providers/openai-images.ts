@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { retryAfterMs } from "@gaia/kit";
 import OpenAI from "openai";
 import type { ImageGenerateParamsNonStreaming } from "openai/resources/images";
+import { CONTENT_TYPES, deadline, sniffFormat } from "./task-http.ts";
 import {
   type AssetProvider,
   type AssetSpec,
@@ -71,12 +73,6 @@ const DALLE3_QUALITY: Record<Quality, "standard" | "hd"> = {
   draft: "standard",
   standard: "standard",
   high: "hd",
-};
-
-export const CONTENT_TYPES: Record<string, string> = {
-  png: "image/png",
-  webp: "image/webp",
-  jpeg: "image/jpeg",
 };
 
 export interface OpenAIImagesOptions {
@@ -250,45 +246,6 @@ function promptOf(spec: AssetSpec, family: Family): string {
   if (spec.style && !nativeStyle) parts.push(`Style: ${spec.style}.`);
   if (spec.negativePrompt) parts.push(`Avoid: ${spec.negativePrompt}.`);
   return parts.join("\n");
-}
-
-/** The caller's signal joined with a deadline of the provider's timeout; says afterwards which one fired. */
-export function deadline(
-  signal: AbortSignal,
-  timeoutMs: number,
-): { signal: AbortSignal; timedOut: () => boolean } {
-  const timer = AbortSignal.timeout(timeoutMs);
-  return { signal: AbortSignal.any([signal, timer]), timedOut: () => timer.aborted && !signal.aborted };
-}
-
-/** The format the bytes really are, from their magic numbers; undefined when unrecognised. */
-export function sniffFormat(bytes: Buffer): "png" | "jpeg" | "webp" | undefined {
-  if (
-    bytes.length >= 8 &&
-    bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
-  ) {
-    return "png";
-  }
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
-  if (
-    bytes.length >= 12 &&
-    bytes.subarray(0, 4).toString("latin1") === "RIFF" &&
-    bytes.subarray(8, 12).toString("latin1") === "WEBP"
-  ) {
-    return "webp";
-  }
-  return undefined;
-}
-
-/** Seconds or an HTTP date in Retry-After, or milliseconds in OpenAI's retry-after-ms. */
-export function retryAfterMs(headers: { get(name: string): string | null } | undefined): number | undefined {
-  const ms = headers?.get("retry-after-ms");
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const value = headers?.get("retry-after");
-  if (!value) return undefined;
-  if (Number.isFinite(Number(value))) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 /** A provider's message without the key, any `sk-…` token (OpenAI echoes a masked key on 401) or Bearer value. */

@@ -5,6 +5,7 @@ import { MAX_SIDE, placeholderPng } from "../media/png.ts";
 import { seedOf } from "../media/seed.ts";
 import { placeholderSvg } from "../media/svg.ts";
 import { clampSeconds, MAX_SECONDS, placeholderWav } from "../media/wav.ts";
+import { CONTENT_TYPES } from "./task-http.ts";
 import {
   ASSET_TYPES,
   type AssetProvider,
@@ -30,13 +31,6 @@ const IMAGE_FORMATS = ["png", "svg"] as const;
 const DEFAULT_SIZE = { width: 1024, height: 1024 };
 const THUMBNAIL_SIDE = 128;
 const DEFAULT_SECONDS: Record<"music" | "sound", number> = { music: 10, sound: 2 };
-
-const CONTENT_TYPES: Record<string, string> = {
-  png: "image/png",
-  svg: "image/svg+xml",
-  glb: "model/gltf-binary",
-  wav: "audio/wav",
-};
 
 const capabilities: Capabilities = {
   types: ASSET_TYPES,

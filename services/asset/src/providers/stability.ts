@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 // Helpers every HTTP image adapter needs; they live with the OpenAI adapter until a shared module exists.
-import { CONTENT_TYPES, deadline, redact, retryAfterMs, sniffFormat } from "./openai-images.ts";
+import { retryAfterMs } from "@gaia/kit";
+import { redact } from "./openai-images.ts";
+import { CONTENT_TYPES, deadline, sniffFormat } from "./task-http.ts";
 import {
   type AssetProvider,
   type AssetSpec,

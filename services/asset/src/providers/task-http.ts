@@ -1,3 +1,4 @@
+import { retryAfterMs } from "@gaia/kit";
 import { ProviderError } from "./types.ts";
 
 /**
@@ -37,16 +38,6 @@ export interface CallOptions {
   json?: unknown;
   /** What the call is for, said in its error message ("creating the preview task"). */
   what: string;
-}
-
-/** Seconds or an HTTP date in Retry-After. */
-export function retryAfterMs(headers: Headers): number | undefined {
-  const value = headers.get("retry-after");
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 /** The message with every secret (and anything that looks like a query-string token) blanked out. */
@@ -238,6 +229,30 @@ const IMAGE_MAGIC: { format: string; contentType: string; test: (b: Buffer) => b
   },
   { format: "jpeg", contentType: "image/jpeg", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
 ];
+
+/** The media type of each format a provider delivers. */
+export const CONTENT_TYPES: Record<string, string> = {
+  png: "image/png",
+  webp: "image/webp",
+  jpeg: "image/jpeg",
+  svg: "image/svg+xml",
+  glb: "model/gltf-binary",
+  fbx: "application/octet-stream",
+  wav: "audio/wav",
+  mp3: "audio/mpeg",
+};
+
+/** The caller's signal joined with a deadline of the provider's timeout; says afterwards which one fired. */
+export function deadline(
+  signal: AbortSignal,
+  timeoutMs: number,
+): { signal: AbortSignal; timedOut: () => boolean } {
+  const timer = AbortSignal.timeout(timeoutMs);
+  return { signal: AbortSignal.any([signal, timer]), timedOut: () => timer.aborted && !signal.aborted };
+}
+
+/** The format an image's bytes really are, from their magic numbers; undefined when unrecognised. */
+export const sniffFormat = (bytes: Buffer): string | undefined => imageFormat(bytes)?.format;
 
 /** What an image's bytes are, whatever its URL or header claims. */
 export function imageFormat(bytes: Buffer): { format: string; contentType: string } | undefined {

@@ -1,3 +1,4 @@
+import { retryAfterMs } from "@gaia/kit";
 import type { ProviderKind } from "../catalogue.ts";
 import type { Completion, CompletionRequest, StreamEvent } from "../types.ts";
 
@@ -56,17 +57,6 @@ export class ProviderError extends Error {
     if (this.kind !== "http") return true;
     return this.status !== undefined && (this.status >= 500 || [401, 403, 408, 429].includes(this.status));
   }
-}
-
-/** Seconds or an HTTP date in Retry-After, or milliseconds in OpenAI's retry-after-ms. */
-export function retryAfterMs(headers: { get(name: string): string | null } | undefined): number | undefined {
-  const ms = headers?.get("retry-after-ms");
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const value = headers?.get("retry-after");
-  if (!value) return undefined;
-  if (Number.isFinite(Number(value))) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 /**
