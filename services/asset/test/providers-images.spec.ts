@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { freePort } from "../../../test/support/servers.ts";
 import { OpenAIImagesProvider, redact } from "../src/providers/openai-images.ts";
 import {
   aspectRatioFor,
@@ -45,11 +46,13 @@ const stored = (task: Task): Task => JSON.parse(JSON.stringify(task));
 describe("asset providers: OpenAI images over the official SDK", function () {
   this.timeout(15_000);
   let fake: FakeOpenAIImages;
-  const provider = (options: { model?: string; apiKey?: string; timeoutMs?: number } = {}) =>
+  const provider = (
+    options: { model?: string; apiKey?: string; timeoutMs?: number; baseUrl?: string } = {},
+  ) =>
     new OpenAIImagesProvider(
       {
         apiKey: options.apiKey ?? FAKE_OPENAI_IMAGES_KEY,
-        baseUrl: fake.baseUrl,
+        baseUrl: options.baseUrl ?? fake.baseUrl,
         timeoutMs: options.timeoutMs ?? 5_000,
       },
       { model: options.model },
@@ -228,25 +231,31 @@ describe("asset providers: OpenAI images over the official SDK", function () {
     assert.equal(error.options.charged, false);
   });
 
-  it("a server that never answers: a retryable ProviderError after timeoutMs", async () => {
+  it("a server that never answers: after timeoutMs, charged (it may be making the image) and not asked again", async () => {
     fake.enqueue({ kind: "hang" });
     const started = Date.now();
     const error = await providerError(provider({ timeoutMs: 300 }).submit(spec(), never));
+    const mayBeBilled = true;
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 250 && elapsed < 3_000, `gave up after ${elapsed} ms`);
     assert.equal(error.provider, "openai");
-    assert.equal(error.options.retryable, true);
-    assert.equal(error.options.charged, false);
+    assert.equal(error.options.retryable, !mayBeBilled);
+    assert.equal(error.options.charged, mayBeBilled);
     assert.match(error.message, /300 ms/);
     await fake.requests.at(-1)!.finished;
     assert.equal(fake.requests.at(-1)!.aborted, true, "the connection was closed");
   });
 
-  it("a dropped connection is retryable; a cancelled call is not", async () => {
+  it("a dropped connection may have been billed (charged, not retried); a refused one is retryable; a cancelled call is not", async () => {
     fake.enqueue({ kind: "drop" });
     const dropped = await providerError(provider().submit(spec(), never));
-    assert.equal(dropped.options.retryable, true);
-    assert.equal(dropped.options.charged, false);
+    assert.equal(dropped.options.retryable, false);
+    assert.equal(dropped.options.charged, true);
+    const refused = await providerError(
+      provider({ baseUrl: `http://127.0.0.1:${await freePort()}` }).submit(spec(), never),
+    );
+    assert.equal(refused.options.retryable, true, refused.message);
+    assert.equal(refused.options.charged, false);
 
     fake.enqueue({ kind: "hang" });
     const cancel = new AbortController();
@@ -287,10 +296,10 @@ describe("asset providers: OpenAI images over the official SDK", function () {
 describe("asset providers: Stability AI over fetch and FormData", function () {
   this.timeout(15_000);
   let fake: FakeStability;
-  const provider = (options: { apiKey?: string; timeoutMs?: number } = {}) =>
+  const provider = (options: { apiKey?: string; timeoutMs?: number; baseUrl?: string } = {}) =>
     new StabilityProvider({
       apiKey: options.apiKey ?? FAKE_STABILITY_KEY,
-      baseUrl: fake.url,
+      baseUrl: options.baseUrl ?? fake.url,
       timeoutMs: options.timeoutMs ?? 5_000,
     });
 
@@ -444,25 +453,31 @@ describe("asset providers: Stability AI over fetch and FormData", function () {
     }
   });
 
-  it("a server that never answers: a retryable ProviderError after timeoutMs", async () => {
+  it("a server that never answers: after timeoutMs, charged (it may be making the image) and not asked again", async () => {
     fake.enqueue({ kind: "hang" });
     const started = Date.now();
     const error = await providerError(provider({ timeoutMs: 300 }).submit(spec(), never));
+    const mayBeBilled = true;
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 250 && elapsed < 3_000, `gave up after ${elapsed} ms`);
     assert.equal(error.provider, "stability");
-    assert.equal(error.options.retryable, true);
-    assert.equal(error.options.charged, false);
+    assert.equal(error.options.retryable, !mayBeBilled);
+    assert.equal(error.options.charged, mayBeBilled);
     assert.match(error.message, /300 ms/);
     await fake.requests.at(-1)!.finished;
     assert.equal(fake.requests.at(-1)!.aborted, true);
   });
 
-  it("a dropped connection is retryable; a cancelled call is not", async () => {
+  it("a dropped connection may have been billed (charged, not retried); a refused one is retryable; a cancelled call is not", async () => {
     fake.enqueue({ kind: "drop" });
     const dropped = await providerError(provider().submit(spec(), never));
-    assert.equal(dropped.options.retryable, true);
-    assert.equal(dropped.options.charged, false);
+    assert.equal(dropped.options.retryable, false);
+    assert.equal(dropped.options.charged, true);
+    const refused = await providerError(
+      provider({ baseUrl: `http://127.0.0.1:${await freePort()}` }).submit(spec(), never),
+    );
+    assert.equal(refused.options.retryable, true, refused.message);
+    assert.equal(refused.options.charged, false);
 
     fake.enqueue({ kind: "hang" });
     const cancel = new AbortController();

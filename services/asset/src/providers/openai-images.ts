@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { retryAfterMs } from "@gaia/kit";
 import OpenAI from "openai";
 import type { ImageGenerateParamsNonStreaming } from "openai/resources/images";
-import { CONTENT_TYPES, deadline, sniffFormat } from "./task-http.ts";
+import { CONTENT_TYPES, deadline, neverSent, sniffFormat } from "./task-http.ts";
 import {
   type AssetProvider,
   type AssetSpec,
@@ -277,9 +277,10 @@ export function toOpenAIError(
     return new ProviderError(provider, "the request was cancelled", { retryable: false, charged: false });
   }
   if (context.timedOut || error instanceof OpenAI.APIConnectionTimeoutError) {
+    // It may be making the image (and billing it): not asked again, nor anyone else for the same request.
     return new ProviderError(provider, `did not answer within ${context.timeoutMs} ms`, {
-      retryable: true,
-      charged: false,
+      retryable: false,
+      charged: true,
     });
   }
   if (error instanceof OpenAI.APIError && typeof error.status === "number") {
@@ -305,8 +306,13 @@ export function toOpenAIError(
     return fail(`refused the request (${status}): ${detail}`, false);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new ProviderError(provider, `is unreachable: ${clean(message)}`, {
-    retryable: true,
-    charged: false,
-  });
+  const safe = neverSent(error);
+  return new ProviderError(
+    provider,
+    `${safe ? "is unreachable" : "broke off its answer"}: ${clean(message)}`,
+    {
+      retryable: safe,
+      charged: !safe,
+    },
+  );
 }

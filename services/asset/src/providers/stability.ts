@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 // Helpers every HTTP image adapter needs; they live with the OpenAI adapter until a shared module exists.
 import { retryAfterMs } from "@gaia/kit";
 import { redact } from "./openai-images.ts";
-import { CONTENT_TYPES, deadline, sniffFormat } from "./task-http.ts";
+import { CONTENT_TYPES, deadline, neverSent, sniffFormat } from "./task-http.ts";
 import {
   type AssetProvider,
   type AssetSpec,
@@ -249,17 +249,23 @@ export class StabilityProvider implements AssetProvider {
       return new ProviderError(this.id, "the request was cancelled", { retryable: false, charged: false });
     }
     if (timedOut) {
+      // It may be making the image (and billing it): not asked again, nor anyone else for the same request.
       return new ProviderError(this.id, `did not answer within ${this.#settings.timeoutMs} ms`, {
-        retryable: true,
-        charged: false,
+        retryable: false,
+        charged: true,
       });
     }
     const cause = (error as { cause?: { message?: unknown } })?.cause?.message;
     const message = `${error instanceof Error ? error.message : String(error)}${typeof cause === "string" ? ` (${cause})` : ""}`;
-    return new ProviderError(this.id, `is unreachable: ${redact(message, this.#settings.apiKey)}`, {
-      retryable: true,
-      charged: false,
-    });
+    const safe = neverSent(error);
+    return new ProviderError(
+      this.id,
+      `${safe ? "is unreachable" : "broke off its answer"}: ${redact(message, this.#settings.apiKey)}`,
+      {
+        retryable: safe,
+        charged: !safe,
+      },
+    );
   }
 }
 

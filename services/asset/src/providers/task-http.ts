@@ -230,6 +230,23 @@ const IMAGE_MAGIC: { format: string; contentType: string; test: (b: Buffer) => b
   { format: "jpeg", contentType: "image/jpeg", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
 ];
 
+/**
+ * Whether a request that failed without an answer can have reached the provider: a refused connection or an
+ * unknown host never did (safe to try again or elsewhere); a timeout or a connection dropped mid-answer may have,
+ * and the provider may be making — and billing — the work, so it counts as charged and is not asked again.
+ */
+export function neverSent(error: unknown): boolean {
+  // SDKs and fetch wrap the socket's error: look down the chain of causes.
+  let e = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === "string" && NOT_SENT.has(e.code)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
 /** The media type of each format a provider delivers. */
 export const CONTENT_TYPES: Record<string, string> = {
   png: "image/png",
