@@ -147,7 +147,26 @@ else
   fail "kb write and search: skipped for want of an API key (see the failure above)"
 fi
 
-# --- 6. the mesh refuses callers outside it -----------------------------------------------------------------
+# --- 6. an asset: the offline placeholder draws an image, downloaded through the gateway ------------------------
+if [ -n "${key}" ]; then
+  made="$(curl -sS --max-time 60 -H "X-API-Key: ${key}" -H 'content-type: application/json' \
+    -d '{"type":"image","prompt":"an e2e lantern","size":"64x64"}' "${GATEWAY_URL}/api/v1/assets/generate" 2>&1 || true)"
+  download="$(echo "${made}" | node -e '
+    try { const a = JSON.parse(require("fs").readFileSync(0, "utf8")); if (a.status === "completed" && a.asset?.offline_placeholder) console.log(a.download_url); } catch {}' 2>/dev/null || true)"
+  magic=""
+  if [ -n "${download}" ]; then
+    magic="$(curl -sS --max-time 30 -H "X-API-Key: ${key}" "${GATEWAY_URL}${download}" 2>/dev/null | head -c 4 | od -An -c | tr -d ' ' || true)"
+  fi
+  if [ "${magic}" = '211PNG' ]; then
+    pass "POST ${GATEWAY_URL}/api/v1/assets/generate made a placeholder PNG, downloaded from ${download}"
+  else
+    fail "asset generation through the gateway: answer ${made:0:600}; first bytes of the download '${magic}'. 'kubectl -n ${ns} logs deploy/${name}-asset' tells why."
+  fi
+else
+  fail "asset check: skipped for want of an API key (see the failure above)"
+fi
+
+# --- 7. the mesh refuses callers outside it -----------------------------------------------------------------
 mesh="$(k -n "${ns}" get gaiaplatform "${name}" -o jsonpath='{.spec.mesh.linkerd.enabled}')"
 if [ "${mesh}" = true ]; then
   # A pod of Gaia's own image, explicitly outside the mesh, calls auth directly (the gateway alone may).
