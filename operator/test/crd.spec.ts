@@ -63,6 +63,7 @@ describe("GaiaPlatform CRD", () => {
     assert.deepEqual(spec.networkPolicy, { enabled: true });
     assert.deepEqual(spec.exposure.gateway, { serviceType: "ClusterIP" });
     assert.equal(spec.retainPolicy, "Retain");
+    assert.deepEqual(spec.assets, { storage: { size: "10Gi" } });
     assert.deepEqual(violations(spec, schema.properties.spec), []);
   });
 
@@ -111,6 +112,16 @@ describe("GaiaPlatform CRD", () => {
       all.has(".spec.nats.managed: nats.managed.replicas must be 1 or at least 3: JetStream needs a quorum"),
     );
     assert.ok([...all.keys()].some((k) => k.startsWith(": metadata.name must be at most 40 characters")));
+    assert.equal(
+      all.get(
+        ": asset keeps its files on one volume (spec.assets.storage): services.asset must run at most one replica and no autoscaling until S3 storage exists",
+      ),
+      "self.spec.services.asset.replicas <= 1 && !(has(self.spec.services.asset.autoscaling) && self.spec.services.asset.autoscaling.enabled)",
+    );
+    assert.equal(
+      all.get(".spec.assets.storage.storageClassName: storageClassName is immutable"),
+      "self == oldSelf",
+    );
     const replicas = schema.properties.spec.properties.services.properties.auth.properties.replicas;
     assert.deepEqual([replicas.minimum, replicas.maximum], [0, 100]);
     assert.equal(

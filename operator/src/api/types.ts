@@ -107,6 +107,8 @@ export interface GaiaPlatformSpec {
     storage: string;
     storageClassName?: string;
   };
+  /** The asset service's generated files: on the claim <platform>-asset-data, until S3 storage exists. */
+  assets: { storage: { size: string; storageClassName?: string } };
   postgres: Datastore<ManagedStore>;
   redis: Datastore<ManagedStore>;
   nats: Datastore<ManagedNats>;

@@ -73,3 +73,25 @@ export function needsApply(applied: Manifest, live: KubernetesObject | undefined
   if (liveHash !== applied.metadata?.annotations?.[ANNOTATION_APPLIED_HASH]) return true;
   return !isSubset(applied, live);
 }
+
+interface WithStrategy {
+  spec?: { strategy?: { type?: string } };
+}
+
+/**
+ * The merge patch to send before applying a Deployment whose update strategy changes, or undefined. Server-side
+ * apply cannot make that switch alone: a Deployment created with the default RollingUpdate carries a
+ * `rollingUpdate` the API server defaulted and no manager owns, so applying `type: Recreate` (the asset and kb
+ * Deployments on their ReadWriteOnce claims) is refused with "may not be specified when strategy `type` is
+ * 'Recreate'". The patch sets the type and drops `rollingUpdate`; the apply that follows finds them as it wants
+ * them. The way back is patched too: the patch co-owns the type, which an apply no longer setting it keeps.
+ */
+export function strategySwitch(applied: Manifest, live: KubernetesObject | undefined): object | undefined {
+  if (applied.kind !== "Deployment" || !live) return undefined;
+  const want = (applied as WithStrategy).spec?.strategy?.type ?? "RollingUpdate";
+  const have = (live as WithStrategy).spec?.strategy?.type ?? "RollingUpdate";
+  if (want === have) return undefined;
+  return {
+    spec: { strategy: want === "Recreate" ? { type: want, rollingUpdate: null } : { type: want } },
+  };
+}

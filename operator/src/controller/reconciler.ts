@@ -9,7 +9,7 @@ import { generatedSecretNames } from "../specs/secrets.ts";
 import type { ChildCaches } from "./caches.ts";
 import { isConflict, isNamespaceTerminating, type KubeClient } from "./client.ts";
 import { eachConcurrently } from "./concurrently.ts";
-import { needsApply, withAppliedHash } from "./drift.ts";
+import { needsApply, strategySwitch, withAppliedHash } from "./drift.ts";
 import type { EventRecorder } from "./events.ts";
 import { finalizeSteps } from "./finalizer.ts";
 import { toPrune } from "./ownership.ts";
@@ -136,6 +136,15 @@ export class Reconciler {
       const withHash = withAppliedHash(object);
       if (!needsApply(withHash, live)) return;
       try {
+        const strategy = strategySwitch(object, live);
+        if (strategy)
+          await client.patch(
+            type,
+            namespace,
+            object.metadata!.name!,
+            strategy,
+            "application/merge-patch+json",
+          );
         await client.apply(type, withHash);
         (live ? result.updated : result.created).push(describe(object));
         result.changed.add(describe(object));

@@ -1,4 +1,5 @@
 import type { GaiaPlatform } from "../api/types.ts";
+import { assetClaim } from "./asset.ts";
 import { configMap } from "./configmap.ts";
 import { autoscalers } from "./hpa.ts";
 import { ingresses } from "./ingress.ts";
@@ -27,7 +28,7 @@ export interface DesiredInput {
 export interface Desired {
   /** Server-side applied whenever they differ from the cluster. */
   applied: Manifest[];
-  /** Created when absent and otherwise left alone: the migration Job (immutable) and the kb volume claim. */
+  /** Created when absent and otherwise left alone: the migration Job (immutable), the kb and asset volume claims. */
   created: Manifest[];
 }
 
@@ -51,6 +52,7 @@ export function desired(platform: GaiaPlatform, input: DesiredInput): Desired {
   const created = [
     ...(input.migrationImage ? [migrationJob(platform, input.migrationImage)] : []),
     ...(claim ? [claim] : []),
+    assetClaim(platform),
   ] as Manifest[];
   return { applied, created };
 }

@@ -1,9 +1,10 @@
 import { METRICS_PORT, SERVICE_PORTS } from "@gaia/kit/registry";
 import type { V1Deployment, V1Service, V1Volume } from "@kubernetes/client-node";
 import { type GaiaPlatform, SERVICE_NAMES, type ServiceName } from "../api/types.ts";
+import { assetVolume } from "./asset.ts";
 import { configMapName, DATA_DIR } from "./configmap.ts";
 import { serviceEnv } from "./env.ts";
-import { kbPersistent, kbVolume } from "./kb.ts";
+import { kbVolume } from "./kb.ts";
 import {
   ANNOTATION_CONFIG_CHECKSUM,
   type Component,
@@ -54,6 +55,13 @@ function autoscaled(platform: GaiaPlatform, service: ServiceName): boolean {
   return platform.spec.services[service].autoscaling?.enabled === true;
 }
 
+/** What a service's pods mount at GAIA_DATA_DIR: kb's and asset's volume, an emptyDir for the others. */
+function dataVolume(platform: GaiaPlatform, name: ServiceName): V1Volume {
+  if (name === "kb") return kbVolume(platform);
+  if (name === "asset") return assetVolume(platform);
+  return { name: "data", emptyDir: {} };
+}
+
 function service(platform: GaiaPlatform, name: ServiceName): V1Service {
   const exposure = name === "gateway" || name === "web" ? platform.spec.exposure[name] : undefined;
   return {
@@ -77,8 +85,7 @@ function deployment(
   const spec = platform.spec.services[name];
   const tag = image.slice(image.lastIndexOf(":") + 1);
   const podLabels = { ...labels(platform, name, serviceComponent(name)), ...versionLabel(tag) };
-  const persistentKb = name === "kb" && kbPersistent(platform);
-  const dataVolume: V1Volume = name === "kb" ? kbVolume(platform) : { name: "data", emptyDir: {} };
+  const data = dataVolume(platform, name);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -89,7 +96,7 @@ function deployment(
       revisionHistoryLimit: 5,
       selector: { matchLabels: selectorLabels(platform, name) },
       // A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
-      ...(persistentKb ? { strategy: { type: "Recreate" } } : {}),
+      ...(data.persistentVolumeClaim ? { strategy: { type: "Recreate" } } : {}),
       template: {
         metadata: {
           labels: podLabels,
@@ -137,7 +144,7 @@ function deployment(
               ],
             },
           ],
-          volumes: [{ name: "tmp", emptyDir: {} }, dataVolume],
+          volumes: [{ name: "tmp", emptyDir: {} }, data],
         },
       },
     },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isSubset, needsApply, withAppliedHash } from "../../src/controller/drift.ts";
+import { isSubset, needsApply, strategySwitch, withAppliedHash } from "../../src/controller/drift.ts";
 import { desired } from "../../src/specs/desired.ts";
 import type { Manifest } from "../../src/specs/manifest.ts";
 import { makePlatform } from "../support/platform.ts";
@@ -115,6 +115,24 @@ describe("controller/drift", () => {
     assert.equal(isSubset({ ports: [{ port: 1 }] }, { ports: [{ port: 1, protocol: "TCP" }] }), true);
     assert.equal(isSubset({ ports: [{ port: 1 }] }, { ports: [{ port: 1 }, { port: 2 }] }), false);
     assert.equal(isSubset({ args: ["a", "b"] }, { args: ["b", "a"] }), false);
+  });
+
+  it("patches a Deployment's strategy first where server-side apply alone cannot switch it", () => {
+    const asset = wanted.find((o) => o.kind === "Deployment" && o.metadata?.name === "gaia-asset")!;
+    const gateway = wanted.find((o) => o.kind === "Deployment" && o.metadata?.name === "gaia-gateway")!;
+    // Created before asset had a claim: RollingUpdate, with the rollingUpdate the API server defaulted.
+    const before = asStored(gateway);
+    assert.deepEqual(strategySwitch(asset, before), {
+      spec: { strategy: { type: "Recreate", rollingUpdate: null } },
+    });
+    assert.deepEqual(strategySwitch(gateway, asStored(asset)), {
+      spec: { strategy: { type: "RollingUpdate" } },
+    });
+    assert.equal(strategySwitch(asset, asStored(asset)), undefined, "already Recreate");
+    assert.equal(strategySwitch(gateway, before), undefined, "already RollingUpdate");
+    assert.equal(strategySwitch(asset, undefined), undefined, "created by the apply");
+    const configMap = wanted.find((o) => o.kind === "ConfigMap")!;
+    assert.equal(strategySwitch(configMap, asStored(configMap)), undefined);
   });
 
   it("stamps the hash without changing the desired object", () => {

@@ -35,6 +35,7 @@ describe("controller/finalizer", () => {
       claims: [
         claim("data-gaia-postgres-0"),
         claim("gaia-kb-data"),
+        claim("gaia-asset-data"),
         claim("data-gaia-redis-0", { deletionTimestamp: new Date() }),
         claim("someone-elses", { labels: {} }),
       ],
@@ -44,6 +45,7 @@ describe("controller/finalizer", () => {
       { action: "deleteStatefulSet", name: "gaia-postgres" },
       { action: "deleteClaim", name: "data-gaia-postgres-0" },
       { action: "deleteClaim", name: "gaia-kb-data" },
+      { action: "deleteClaim", name: "gaia-asset-data" },
       { action: "removeFinalizer" },
     ]);
   });

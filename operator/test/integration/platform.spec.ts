@@ -133,6 +133,7 @@ describe("operator against a real API server: a platform's life", function () {
       "data-gaia-nats-2",
       "data-gaia-postgres-0",
       "data-gaia-redis-0",
+      "gaia-asset-data",
       "gaia-kb-data",
     ]);
   });

@@ -25,7 +25,7 @@ describe("operator against a real API server: retained volumes and Secrets", fun
   let client: KubeClient;
   let ns: TestNamespace;
   let operator: RunningOperator;
-  // A Git remote keeps the kb off a volume: three claims are enough here.
+  // A Git remote keeps the kb off a volume: the datastores' three claims and the asset claim are enough here.
   const SPEC = { retainPolicy: "Retain", kb: { git: { url: "https://git.example/kb.git" } } };
   const password = async () =>
     (await client.get<V1Secret>(SECRET, ns.name, "gaia-postgres-credentials"))?.data?.password;
@@ -43,9 +43,13 @@ describe("operator against a real API server: retained volumes and Secrets", fun
     await ns?.cleanup();
   });
 
+  let assetClaimUid: string | undefined;
+
   it("keeps the claims and the generated Secrets when the platform is deleted", async () => {
     await client.create(PLATFORM, platformObject(ns.name, SPEC));
     await waitReady(client, ns.name);
+    assetClaimUid = (await client.get(PVC, ns.name, "gaia-asset-data"))?.metadata?.uid;
+    assert.ok(assetClaimUid, "the asset claim exists after reconcile");
     const before = await password();
     assert.ok(before);
     await deletePlatform(client, ns.name);
@@ -57,6 +61,7 @@ describe("operator against a real API server: retained volumes and Secrets", fun
       "data-gaia-nats-0",
       "data-gaia-postgres-0",
       "data-gaia-redis-0",
+      "gaia-asset-data",
     ]);
     const secret = (await client.get<V1Secret>(SECRET, ns.name, "gaia-postgres-credentials"))!;
     assert.deepEqual(secret.metadata!.ownerReferences ?? [], [], "released from the deleted platform");
@@ -71,10 +76,16 @@ describe("operator against a real API server: retained volumes and Secrets", fun
     assert.equal(await password(), before);
     const secret = (await client.get<V1Secret>(SECRET, ns.name, "gaia-postgres-credentials"))!;
     assert.equal(secret.metadata!.ownerReferences?.[0]?.uid, platform.metadata.uid);
+    assert.equal(
+      (await client.get(PVC, ns.name, "gaia-asset-data"))?.metadata?.uid,
+      assetClaimUid,
+      "the same asset files, not a new claim",
+    );
     assert.deepEqual(await names(client, PVC, ns.name), [
       "data-gaia-nats-0",
       "data-gaia-postgres-0",
       "data-gaia-redis-0",
+      "gaia-asset-data",
     ]);
   });
 

@@ -143,7 +143,8 @@ export async function childWrites(operator: RunningOperator): Promise<Record<str
 
 /**
  * External Postgres, Redis and NATS for a platform that never reaches them (kwok runs no containers): a Secret
- * "datastores" with URLs in the namespace, and the spec fields that reference it. Such a platform uses no volume.
+ * "datastores" with URLs in the namespace, and the spec fields that reference it. Such a platform uses no
+ * datastore volume (asset's claim it still has).
  */
 export async function externalDatastores(
   client: KubeClient,

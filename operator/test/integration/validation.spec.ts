@@ -89,6 +89,40 @@ describe("operator against a real API server: the CRD rejects invalid platforms"
     );
   });
 
+  it("keeps asset, whose files are on one volume, at one replica without autoscaling", async () => {
+    const defaulted = (await create({}, "asset-default")) as GaiaPlatform;
+    assert.deepEqual(defaulted.spec.assets, { storage: { size: "10Gi" } });
+    assert.equal(defaulted.spec.services.asset.replicas, 1);
+    assert.equal(defaulted.spec.services.asset.autoscaling, undefined);
+    const sized = (await create(
+      {
+        assets: { storage: { size: "50Gi", storageClassName: "standard" } },
+        services: { asset: { replicas: 0 } },
+      },
+      "asset-sized",
+    )) as GaiaPlatform;
+    assert.deepEqual(sized.spec.assets, { storage: { size: "50Gi", storageClassName: "standard" } });
+    const message =
+      /asset keeps its files on one volume \(spec\.assets\.storage\): services\.asset must run at most one replica and no autoscaling until S3 storage exists/;
+    await rejects(create({ services: { asset: { replicas: 2 } } }), message);
+    await rejects(
+      create({ services: { asset: { autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 3 } } } }),
+      message,
+    );
+    await create({ services: { asset: { autoscaling: { enabled: false } } } }, "asset-fixed");
+    await rejects(create({ assets: { storage: { size: "lots" } } }), /spec\.assets\.storage\.size/);
+    await rejects(
+      client.patch(
+        PLATFORM,
+        ns.name,
+        "asset-sized",
+        { spec: { assets: { storage: { storageClassName: "fast" } } } },
+        "application/merge-patch+json",
+      ),
+      /storageClassName is immutable/,
+    );
+  });
+
   it("limits the platform's name, which prefixes every child", async () => {
     await rejects(create({}, `g${"a".repeat(40)}`), /metadata\.name must be at most 40 characters/);
   });

@@ -30,7 +30,7 @@ describe("specs: datastore users", () => {
       `auth on >PASSWORD resetkeys ~gaia:authn:* ~gaia:authn-user:* ~gaia:authn-epoch ~gaia:login:* ~gaia:register:* resetchannels ${CONNECT} +get +set +del +evalsha +eval +incrby +pexpire +pttl +multi +sadd +exec +smembers`,
       `asset on >PASSWORD resetkeys resetchannels ${CONNECT}`,
       `chat on >PASSWORD resetkeys resetchannels ${CONNECT}`,
-      `kb on >PASSWORD resetkeys resetchannels ${CONNECT}`,
+      `kb on >PASSWORD resetkeys ~gaia:kb:* resetchannels ${CONNECT} +get +set +del +evalsha +eval +incrby +pexpire +pttl`,
       `web on >PASSWORD resetkeys resetchannels ${CONNECT}`,
       "probe on >PASSWORD resetkeys resetchannels -@all +ping",
     ]);
@@ -70,7 +70,7 @@ describe("specs: datastore users", () => {
       ["auth", "$NATS_PASSWORD_AUTH", `${JS} gaia.auth.>`, SUB],
       ["asset", "$NATS_PASSWORD_ASSET", `${JS} gaia.asset.generation.>`, SUB],
       ["chat", "$NATS_PASSWORD_CHAT", `${JS} gaia.chat.>`, `${SUB} world.updates.user.*`],
-      ["kb", "$NATS_PASSWORD_KB", JS, SUB],
+      ["kb", "$NATS_PASSWORD_KB", `${JS} gaia.kb.changed`, `${SUB} gaia.kb.changed`],
       ["web", "$NATS_PASSWORD_WEB", JS, SUB],
       ["game-server", "$NATS_PASSWORD_GAME_SERVER", "world.updates.user.*", "deny: >"],
     ]);

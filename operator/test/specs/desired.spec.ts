@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { desired } from "../../src/specs/desired.ts";
 import { manifestKey } from "../../src/specs/manifest.ts";
+import { migrationJobName } from "../../src/specs/migration.ts";
 import { makePlatform } from "../support/platform.ts";
 
 const IMAGE = "ghcr.io/example/gaia:0.1.0";
@@ -24,7 +25,25 @@ describe("specs/desired", () => {
     assert.equal(count("ServiceAccount"), 6 + 3 + 1);
     assert.equal(count("Service"), 6 + 1 + 1 + 2);
     assert.equal(count("ConfigMap"), 2);
-    assert.deepEqual(kinds(created), ["Job", "PersistentVolumeClaim"]);
+    assert.deepEqual(
+      created.map((o) => `${o.kind}/${o.metadata?.name}`),
+      [
+        `Job/${migrationJobName(makePlatform(), IMAGE)}`,
+        "PersistentVolumeClaim/gaia-kb-data",
+        "PersistentVolumeClaim/gaia-asset-data",
+      ],
+    );
+  });
+
+  it("keeps the asset claim with a Git-backed kb, which needs none", () => {
+    const { created } = desired(makePlatform({ kb: { git: { url: "https://git.example/kb.git" } } }), {
+      servicesImage: IMAGE,
+      configChecksum: "x",
+    });
+    assert.deepEqual(
+      created.map((o) => `${o.kind}/${o.metadata?.name}`),
+      ["PersistentVolumeClaim/gaia-asset-data"],
+    );
   });
 
   it("keeps Kubernetes' service links out of every pod, whose GAIA_<NAME>_PORT they would overwrite", () => {
@@ -75,6 +94,6 @@ describe("specs/desired", () => {
 
   it("wants no migration Job once the spec's image is migrated", () => {
     const { created } = desired(makePlatform(), { servicesImage: IMAGE, configChecksum: "x" });
-    assert.deepEqual(kinds(created), ["PersistentVolumeClaim"]);
+    assert.deepEqual(kinds(created), ["PersistentVolumeClaim", "PersistentVolumeClaim"]);
   });
 });

@@ -341,6 +341,30 @@ describe("specs/services", () => {
     assert.equal(env.get("KB_GIT_BRANCH")?.value, "main");
   });
 
+  it("puts asset on its claim (Recreate), mounted where GAIA_ASSET_STORAGE_DIR defaults to", () => {
+    const asset = build({ assets: { storage: { size: "20Gi" } } }).deployments.get("gaia-asset")!;
+    assert.deepEqual(asset.spec!.strategy, { type: "Recreate" });
+    assert.equal(asset.spec!.replicas, 1);
+    assert.deepEqual(
+      asset.spec!.template.spec!.volumes!.find((v) => v.name === "data"),
+      { name: "data", persistentVolumeClaim: { claimName: "gaia-asset-data" } },
+    );
+    assert.deepEqual(
+      container(asset).volumeMounts!.find((m) => m.name === "data"),
+      { name: "data", mountPath: "/var/lib/gaia" },
+      "the service keeps its files under $GAIA_DATA_DIR/assets",
+    );
+    for (const name of ["gaia-gateway", "gaia-auth", "gaia-chat", "gaia-web"]) {
+      const other = build().deployments.get(name)!;
+      assert.equal(other.spec!.strategy, undefined, name);
+      assert.deepEqual(
+        other.spec!.template.spec!.volumes!.find((v) => v.name === "data"),
+        { name: "data", emptyDir: {} },
+        name,
+      );
+    }
+  });
+
   it("adds Linkerd's injection annotation to pod templates when the mesh is on", () => {
     const template = build({ mesh: { linkerd: { enabled: true, policy: "permissive" } } }).deployments.get(
       "gaia-web",
