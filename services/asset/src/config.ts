@@ -51,6 +51,10 @@ export const assetEnv = z.object({
     .int()
     .min(1)
     .default(200 * 1024 * 1024),
+  /** Webhooks may call loopback, link-local and private addresses (local development and tests only). */
+  GAIA_ASSET_WEBHOOK_ALLOW_PRIVATE: z.enum(["true", "false"]).default("false"),
+  /** The first webhook retry waits up to this long (full jitter), doubling each attempt. */
+  GAIA_ASSET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
   /** Monthly spending limit per user in US dollars, shared with chat; unset means unlimited. */
   GAIA_USER_BUDGET_USD: optional(z.coerce.number().min(0)),
 });
@@ -69,6 +73,8 @@ export interface AssetConfig {
   retryBaseMs: number;
   maxFileBytes: number;
   userBudgetUsd: number | null;
+  webhookAllowPrivate: boolean;
+  webhookRetryBaseMs: number;
 }
 
 export function assetConfig(env: NodeJS.ProcessEnv, dataDir: string): AssetConfig {
@@ -99,5 +105,7 @@ export function assetConfig(env: NodeJS.ProcessEnv, dataDir: string): AssetConfi
     retryBaseMs: e.GAIA_ASSET_RETRY_BASE_MS,
     maxFileBytes: e.GAIA_ASSET_MAX_FILE_BYTES,
     userBudgetUsd: e.GAIA_USER_BUDGET_USD ?? null,
+    webhookAllowPrivate: e.GAIA_ASSET_WEBHOOK_ALLOW_PRIVATE === "true",
+    webhookRetryBaseMs: e.GAIA_ASSET_WEBHOOK_RETRY_BASE_MS,
   };
 }

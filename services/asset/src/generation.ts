@@ -102,7 +102,14 @@ export class Generation {
     const hash = requestHash(spec);
     const attached = await this.#store.findAttachable(identity.userId, idempotencyKey, hash);
     if (attached) return { job: attached, attached: true, offers: [] };
-    const base = { identity, spec, hash, visibility: body.visibility, idempotencyKey };
+    const base = {
+      identity,
+      spec,
+      hash,
+      visibility: body.visibility,
+      idempotencyKey,
+      webhookUrl: body.webhook_url,
+    };
     const deadline = new Date(Date.now() + this.#config.jobTimeoutMs);
     const none: Plan = { candidates: [], rejected: [], explanation: "" };
 
@@ -116,6 +123,7 @@ export class Generation {
         deadline,
         finished: { from: cached },
       });
+      this.#runner.onFinished(job.id);
       return { job, attached: false, offers: [] };
     }
     const offers =
@@ -132,6 +140,7 @@ export class Generation {
         deadline,
         finished: { from: best },
       });
+      this.#runner.onFinished(job.id);
       return { job, attached: false, offers };
     }
 

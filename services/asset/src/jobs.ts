@@ -39,6 +39,8 @@ export class JobRunner {
   #stopped = false;
   /** Called after each job event, so requests waiting on the job in this process answer at once. */
   onEvent: Notify = () => {};
+  /** Called once when a job completes or fails (its webhook is delivered from here). */
+  onFinished: Notify = () => {};
 
   constructor(deps: {
     store: AssetStore;
@@ -295,7 +297,10 @@ export class JobRunner {
         },
       });
       if (!done) await this.#files.removeAll(job.assetId);
-      else await this.#announce(job, "completed", { cost_usd: cost, provider: provider.id });
+      else {
+        await this.#announce(job, "completed", { cost_usd: cost, provider: provider.id });
+        this.onFinished(job.id);
+      }
       this.onEvent(job.id);
     } catch (error) {
       if (signal.aborted) return;
@@ -309,8 +314,10 @@ export class JobRunner {
   }
 
   async #fail(job: JobWithAsset, reason: string) {
-    if (await this.#store.finish(job, "failed", reason))
+    if (await this.#store.finish(job, "failed", reason)) {
       await this.#announce(job, "failed", { error: reason });
+      this.onFinished(job.id);
+    }
     this.onEvent(job.id);
   }
 }

@@ -16,7 +16,9 @@ import { PriceBook } from "./prices.ts";
 import { buildProviders } from "./providers/registry.ts";
 import { mountAssets } from "./routes/assets.ts";
 import { mountPricing } from "./routes/pricing.ts";
+import { mountWebhooks } from "./routes/webhooks.ts";
 import { AssetStore } from "./store.ts";
+import { Webhooks } from "./webhooks.ts";
 
 /** The asset service with its configuration from the environment. */
 export const start: StartService = (ctx) => startAsset(ctx, assetConfig(process.env, ctx.env.GAIA_DATA_DIR));
@@ -37,6 +39,8 @@ export async function startAsset(ctx: ServiceContext, config: AssetConfig): Prom
     config,
     replica: randomUUID(),
   });
+  const webhooks = new Webhooks({ db: ctx.db.prisma, config, log: ctx.log });
+  runner.onFinished = (jobId) => webhooks.fire(jobId);
   const generation = new Generation({
     store,
     providers,
@@ -65,9 +69,14 @@ export async function startAsset(ctx: ServiceContext, config: AssetConfig): Prom
       });
       app.use("/api", requireIdentity(ctx.verifyIdentity));
       mountPricing(app, { store, prices, providers, generation });
+      // Before mountAssets: its /api/v1/assets/:id routes would take /api/v1/assets/webhooks/...
+      mountWebhooks(app, { store, webhooks });
       mountAssets(app, { store, files, generation, runner, waitMs: config.waitMs });
     },
   });
   runner.start();
-  return runApp(ctx, app, () => runner.stop());
+  return runApp(ctx, app, async () => {
+    await runner.stop();
+    await webhooks.stop();
+  });
 }

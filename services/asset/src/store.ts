@@ -84,6 +84,7 @@ export class AssetStore {
     strategy: "cache" | "reuse" | "generate";
     visibility: "private" | "public";
     idempotencyKey?: string;
+    webhookUrl?: string;
     deadline: Date;
     finished?: { from: Asset };
   }): Promise<JobWithAsset> {
@@ -129,6 +130,7 @@ export class AssetStore {
             plan: plan as unknown as Prisma.InputJsonValue,
             estimateUsd: from ? 0 : (first?.estimate_usd ?? 0),
             idempotencyKey: input.idempotencyKey ?? null,
+            webhookUrl: input.webhookUrl ?? null,
             requestHash: input.hash,
             deadline: input.deadline,
             ...(from ? { finishedAt: new Date(), progress: 100 } : {}),

@@ -45,6 +45,8 @@ export function jobView(j: Job | JobWithAsset) {
     explanation: p.explanation ?? null,
     candidates: p.candidates ?? [],
     error: j.error,
+    webhook_url: j.webhookUrl,
+    deliveries_url: `/api/v1/assets/jobs/${j.id}/deliveries`,
     events_url: `/api/v1/assets/jobs/${j.id}/events`,
     created_at: iso(j.createdAt),
     started_at: iso(j.startedAt),

@@ -36,6 +36,11 @@ export const generateBody = z
       .meta({ description: "Answer when done (quick work); default true for images" }),
     reuse: z.enum(["off", "offer", "prefer"]).default("offer"),
     visibility: z.enum(["private", "public"]).default("private"),
+    webhook_url: z
+      .url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" })
+      .max(2000)
+      .optional()
+      .meta({ description: "Where the job's completed or failed event is delivered (Standard Webhooks)" }),
   })
   .strict();
 

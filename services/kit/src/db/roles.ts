@@ -28,7 +28,15 @@ export const DATABASE_ROLES: Record<BackendName, RoleGrants> = {
   },
   asset: {
     // provider_pricing: an admin's price overrides for asset providers are written through asset's pricing API.
-    readWrite: ["assets", "asset_jobs", "asset_job_events", "usage_records", "provider_pricing"],
+    readWrite: [
+      "assets",
+      "asset_jobs",
+      "asset_job_events",
+      "asset_webhook_secrets",
+      "asset_webhook_deliveries",
+      "usage_records",
+      "provider_pricing",
+    ],
     read: ["api_key_budgets"],
     sequences: ["usage_records_id_seq"],
   },
