@@ -93,7 +93,8 @@ export interface FolderSearch {
   extensions: ReadonlySet<string>;
 }
 
-let ripgrepMissing = false;
+/** ripgrep binaries found not to run here: searched with the built-in scanner from then on. */
+const missingRipgreps = new Set<string>();
 
 /**
  * The hits below `query.under` in files the caller may see (up to `limit` of them), best first. Files they may not
@@ -106,8 +107,8 @@ export async function searchFolder(
   visible: (path: string) => boolean,
 ): Promise<Hit[]> {
   const keep = (path: string) => options.extensions.has(extensionOf(path)) && visible(path);
-  const hits = ripgrepMissing ? null : await ripgrep(options, query, limit, keep);
-  if (hits === null) ripgrepMissing = true;
+  const hits = missingRipgreps.has(options.ripgrep) ? null : await ripgrep(options, query, limit, keep);
+  if (hits === null) missingRipgreps.add(options.ripgrep);
   const found = hits ?? (await scan(options, query, limit, keep));
   return found.sort((a, b) => b.score - a.score || a.path.localeCompare(b.path) || a.line - b.line);
 }

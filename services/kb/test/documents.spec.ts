@@ -6,15 +6,23 @@ import { type KbPlatform, type KbUser, startKbPlatform } from "./support/platfor
 
 const KB = "/api/v0.2/kb";
 
-for (const mode of ["git", "hybrid", "database"] as StorageMode[]) {
-  describe(`kb documents in ${mode} mode (through the gateway)`, function () {
+/** Git mode twice: with ripgrep, and with a binary that does not exist (the built-in scanner answers). */
+const VARIANTS: { mode: StorageMode; label: string; env?: Record<string, string> }[] = [
+  { mode: "git", label: "git" },
+  { mode: "git", label: "git, without ripgrep", env: { KB_RIPGREP: "/nonexistent/rg" } },
+  { mode: "hybrid", label: "hybrid" },
+  { mode: "database", label: "database" },
+];
+
+for (const { mode, label, env } of VARIANTS) {
+  describe(`kb documents in ${label} mode (through the gateway)`, function () {
     this.timeout(60_000);
     let p: KbPlatform;
     let dev: KbUser;
     let reader: KbUser;
 
     before(async () => {
-      p = await startKbPlatform({ mode });
+      p = await startKbPlatform({ mode, env });
       dev = await p.user("developer");
       reader = await p.user("user");
     });
