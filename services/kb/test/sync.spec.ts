@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,6 +158,38 @@ describe("kb adopts, pulls on its own, and indexes only what changed", function 
     assert.deepEqual(
       found.body.results.map((h: { path: string }) => h.path),
       ["shared/b.md"],
+    );
+  });
+});
+
+describe("kb with a remote that refuses a push", function () {
+  this.timeout(60_000);
+  let p: KbPlatform;
+  after(() => p?.close());
+
+  it("answers 502 naming the refusal, and leaves the working copy as the remote has it", async () => {
+    p = await startKbPlatform({ mode: "git" });
+    const dev = await p.user("developer");
+    assert.equal(
+      (await p.call(dev, "POST", `${KB}/write`, { path: "shared/kept.md", content: "before\n" })).status,
+      201,
+    );
+    const hook = join(p.remote!, "hooks", "pre-receive");
+    writeFileSync(hook, "#!/bin/sh\necho 'the studio froze this branch' >&2\nexit 1\n", { mode: 0o755 });
+    const refused = await p.call(dev, "POST", `${KB}/write`, { path: "shared/kept.md", content: "after\n" });
+    assert.equal(refused.status, 502, JSON.stringify(refused.body));
+    assert.match(refused.body.detail, /did not take the change.*(pre-receive|declined)/);
+    assert.equal(
+      (await p.call(dev, "POST", `${KB}/read`, { path: "shared/kept.md" })).body.content,
+      "before\n",
+    );
+    const status = await p.call(dev, "GET", `${KB}/git/status`);
+    assert.equal(status.body.ahead, 0);
+    assert.equal(gitIn(p.clonePath(0))("status", "--porcelain"), "");
+    rmSync(hook);
+    assert.equal(
+      (await p.call(dev, "POST", `${KB}/write`, { path: "shared/kept.md", content: "after\n" })).status,
+      200,
     );
   });
 });

@@ -50,6 +50,8 @@ const PUSH_ATTEMPTS = 40;
 /** Between lost races, a random wait up to this many ms times the attempt, so two replicas stop colliding. */
 const BACKOFF_MS = 15;
 const NO_COMMIT = "0000000000000000000000000000000000000000";
+const RACE =
+  /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|incorrect old value/i;
 /** Local commits the remote lacks, kept here while they are replayed on top of it. */
 const UNPUSHED_REF = "refs/gaia/unpushed";
 
@@ -219,12 +221,9 @@ export class GitStore implements Store {
       await this.#git(["update-ref", `refs/remotes/origin/${this.#config.branch}`, "HEAD"]);
       return "pushed";
     } catch (error) {
-      if (
-        error instanceof GitError &&
-        /rejected|non-fast-forward|fetch first|failed to update ref|cannot lock ref/i.test(error.stderr)
-      ) {
-        return "rejected";
-      }
+      // A lost race (another writer pushed first: "[rejected] ... (fetch first)", or the remote's ref lock) is
+      // tried again; a "[remote rejected]" for any other reason (a hook, a protected branch) is a refusal.
+      if (error instanceof GitError && RACE.test(error.stderr)) return "rejected";
       throw new StorageUnavailable(`the Git remote did not take the change: ${(error as Error).message}`);
     }
   }
