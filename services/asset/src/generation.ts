@@ -123,7 +123,8 @@ export class Generation {
         deadline,
         finished: { from: cached },
       });
-      this.#runner.onFinished(job.id);
+      // Finished at once, never through the runner: its webhook (if it has one) is fired from here.
+      if (job.webhookUrl) this.#runner.onFinished(job.id);
       return { job, attached: false, offers: [] };
     }
     const offers =
@@ -140,7 +141,7 @@ export class Generation {
         deadline,
         finished: { from: best },
       });
-      this.#runner.onFinished(job.id);
+      if (job.webhookUrl) this.#runner.onFinished(job.id);
       return { job, attached: false, offers };
     }
 
