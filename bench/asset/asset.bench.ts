@@ -31,7 +31,7 @@
  * Prints the tables and appends them to bench/RESULTS.md under "Asset service".
  */
 import { execFileSync } from "node:child_process";
-import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -57,6 +57,7 @@ import {
 import { generateBody } from "../../services/kit/src/contracts/asset.ts";
 import { openDatabase } from "../../services/kit/src/db/client.ts";
 import { asService, sharedPostgres, stopAllServers } from "../../test/support/servers.ts";
+import { appendToSection } from "../results.ts";
 
 const API = "/api/v1/assets";
 const GENERATIONS = "/v1/images/generations";
@@ -792,7 +793,7 @@ async function main(options: {
       "",
     ].join("\n");
     console.log(report);
-    await writeResults(options.results, report);
+    await appendToSection(options.results, "Asset service", report, INTRO);
   } finally {
     await db?.end().catch(() => {});
     await p?.close().catch(() => {});
@@ -802,8 +803,6 @@ async function main(options: {
 }
 
 const INTRO = `
-## Asset service
-
 \`node --import tsx bench/asset/asset.bench.ts\` (bench/asset/README.md says what it does). One platform from
 \`services/asset/test/support/platform.ts\` (PostgreSQL, Redis, NATS, auth, asset, gateway on loopback) with local
 servers speaking OpenAI's image API and Meshy's text-to-3D API. It measures, through the gateway, a repeated
@@ -811,24 +810,6 @@ request served from the cache, and 200 jobs submitted at once against a provider
 service's default \`GAIA_ASSET_WORKERS\` and with 64. Targets: cache hit p50 ≤ 5 ms; every job completes, none is
 lost, none is submitted to the provider twice.
 `;
-
-/** Append under the "Asset service" heading, creating the file or the heading when missing; other sections stay. */
-async function writeResults(path: string, report: string) {
-  const heading = /^## Asset service$/m;
-  const existing = await readFile(path, "utf8").catch(() => null);
-  if (existing === null) await appendFile(path, `# Benchmark results\n${INTRO}`);
-  else if (!heading.test(existing)) await appendFile(path, `${existing.endsWith("\n") ? "" : "\n"}${INTRO}`);
-  else {
-    const start = existing.search(heading);
-    const next = existing.slice(start + 1).search(/^## /m);
-    if (next !== -1) {
-      const at = start + 1 + next;
-      await writeFile(path, `${existing.slice(0, at)}${report.trimStart()}\n${existing.slice(at)}`);
-      return;
-    }
-  }
-  await appendFile(path, report);
-}
 
 const { values } = parseArgs({
   options: {

@@ -26,13 +26,14 @@
  * git and rg installed (started on loopback as in tests).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { searchFolder } from "../../services/kb/src/search.ts";
 import { type KbPlatform, startKbPlatform } from "../../services/kb/test/support/platform.ts";
 import { stopAllServers } from "../../test/support/servers.ts";
+import { appendToSection } from "../results.ts";
 
 const KB = "/api/v0.2/kb";
 /** The kb stops a search after this many hits (MAX_HITS in services/kb/src/knowledge.ts). */
@@ -899,7 +900,7 @@ async function main(options: {
       "",
     ].join("\n");
     console.log(report);
-    await writeResults(options.results, report);
+    await appendToSection(options.results, "Knowledge base", report);
   } finally {
     for (const p of platforms) await p.close().catch(() => {});
     await stopAllServers();
@@ -924,25 +925,6 @@ async function explain(
     );
     console.log(`\nEXPLAIN ANALYZE, ${c} word "${word}":\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
   }
-}
-
-/** Append under the "Knowledge base" heading, creating the file or the heading when missing; other sections stay. */
-async function writeResults(path: string, report: string) {
-  const heading = /^## Knowledge base$/m;
-  const existing = await readFile(path, "utf8").catch(() => null);
-  if (existing === null) await appendFile(path, "# Benchmark results\n\n## Knowledge base\n");
-  else if (!heading.test(existing))
-    await appendFile(path, `${existing.endsWith("\n") ? "" : "\n"}\n## Knowledge base\n`);
-  else {
-    const start = existing.search(heading);
-    const next = existing.slice(start + 1).search(/^## /m);
-    if (next !== -1) {
-      const at = start + 1 + next;
-      await writeFile(path, `${existing.slice(0, at)}${report.trimStart()}\n${existing.slice(at)}`);
-      return;
-    }
-  }
-  await appendFile(path, report);
 }
 
 const { values } = parseArgs({
