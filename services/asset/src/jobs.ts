@@ -80,7 +80,11 @@ export class JobRunner {
         if (this.#running.has(job.id)) continue;
         const controller = new AbortController();
         this.#running.set(job.id, controller);
-        void this.#work(job, controller.signal).finally(() => this.#running.delete(job.id));
+        // A finished job frees a worker: claim the next one now rather than at the next tick.
+        void this.#work(job, controller.signal).finally(() => {
+          this.#running.delete(job.id);
+          if (!this.#stopped) void this.tick();
+        });
       }
     } catch (error) {
       this.#log.warn({ err: String(error) }, "could not claim asset jobs; trying again");
