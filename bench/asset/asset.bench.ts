@@ -57,7 +57,7 @@ import {
 import { generateBody } from "../../services/kit/src/contracts/asset.ts";
 import { openDatabase } from "../../services/kit/src/db/client.ts";
 import { asService, sharedPostgres, stopAllServers } from "../../test/support/servers.ts";
-import { appendToSection } from "../results.ts";
+import { appendToSection, type Summary, summary } from "../results.ts";
 
 const API = "/api/v1/assets";
 const GENERATIONS = "/v1/images/generations";
@@ -65,27 +65,6 @@ const CACHE_TARGET_MS = 5;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Measuring.
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-interface Summary {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-function summary(samples: number[]): Summary {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1] ?? 0,
-  };
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field.
 type Answer = Record<string, any>;

@@ -33,7 +33,7 @@ import { parseArgs } from "node:util";
 import { searchFolder } from "../../services/kb/src/search.ts";
 import { type KbPlatform, startKbPlatform } from "../../services/kb/test/support/platform.ts";
 import { stopAllServers } from "../../test/support/servers.ts";
-import { appendToSection } from "../results.ts";
+import { appendToSection, type Summary, summary } from "../results.ts";
 
 const KB = "/api/v0.2/kb";
 /** The kb stops a search after this many hits (MAX_HITS in services/kb/src/knowledge.ts). */
@@ -310,31 +310,7 @@ function queryWords(corpus: Corpus, seed: number) {
 // ---------------------------------------------------------------------------------------------------------------
 // Measuring.
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-interface Summary {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-}
-function summary(samples: number[]): Summary {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-  };
-}
-const median = (values: number[]) =>
-  values.length
-    ? percentile(
-        [...values].sort((a, b) => a - b),
-        50,
-      )
-    : 0;
+const median = (values: number[]) => summary(values).p50;
 
 /** One request through the gateway, timed from before fetch until its whole answer is read. */
 async function timed<T = Record<string, unknown>>(
