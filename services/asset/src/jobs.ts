@@ -3,6 +3,7 @@ import type { AssetConfig } from "./config.ts";
 import type { FileStore } from "./files.ts";
 import type { Candidate } from "./plan.ts";
 import type { PriceBook } from "./prices.ts";
+import { neverSent } from "./providers/task-http.ts";
 import {
   type AssetProvider,
   type AssetSpec,
@@ -168,22 +169,28 @@ export class JobRunner {
         return;
       }
       while (!task) {
+        if (Date.now() > deadline) {
+          await this.#fail(job, `not submitted within ${Math.round(this.#config.jobTimeoutMs / 1000)} s`);
+          return;
+        }
         const provider = this.#providers.get(job.provider);
         if (!provider) {
           await this.#fail(job, `provider ${job.provider} is not configured here`);
           return;
         }
         await this.#store.saveTask(job.id, provider.id, { submitting: true });
+        // The job's deadline cuts the call short after it was sent: the adapter sees only an abort, so the runner
+        // says what it was — a request that may be making (and billing) the work.
+        const jobDeadline = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
         try {
-          task = await provider.submit(
-            spec,
-            AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, deadline - Date.now()))]),
-          );
+          task = await provider.submit(spec, AbortSignal.any([signal, jobDeadline]));
           await this.#store.saveTask(job.id, provider.id, task);
           job = { ...job, providerTaskId: task.id };
         } catch (error) {
           if (signal.aborted) throw error;
-          const failure = asProviderError(provider.id, error);
+          const failure = jobDeadline.aborted
+            ? new ProviderError(provider.id, "did not answer in time", { retryable: false, charged: true })
+            : asProviderError(provider.id, error);
           await this.#store.saveTask(job.id, provider.id, null);
           if (failure.options.charged) {
             await this.#fail(job, `${failure.message} (it may have charged, so no other provider is tried)`);
@@ -240,8 +247,8 @@ export class JobRunner {
           .poll(task, AbortSignal.any([signal, AbortSignal.timeout(this.#config.pollMs * 10 + 10_000)]))
           .catch((error): Progress => {
             if (signal.aborted) throw error;
-            const failure = asProviderError(provider.id, error);
-            if (!failure.options.retryable) throw failure;
+            // Asking again how a task stands costs nothing: only the adapter's own "it will not do" ends it.
+            if (error instanceof ProviderError && !error.options.retryable) throw error;
             return { status: "running" };
           });
         if (JSON.stringify(task.state) !== stateBefore) await this.#store.saveTask(job.id, provider.id, task);
@@ -326,17 +333,24 @@ export class JobRunner {
   }
 }
 
+/**
+ * An error an adapter did not classify, as the runner meets it (its own deadline, a fault in the adapter): only a
+ * connection that never reached the provider is safe to repeat; anything else may have started paid work there.
+ */
 function asProviderError(provider: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
+  if (neverSent(error)) {
+    return new ProviderError(provider, `is unreachable: ${(error as Error)?.message ?? error}`, {
+      retryable: true,
+      charged: false,
+    });
+  }
   const name = (error as Error)?.name;
   const timedOut = name === "TimeoutError" || name === "AbortError";
   return new ProviderError(
     provider,
     timedOut ? "did not answer in time" : `failed: ${(error as Error)?.message ?? error}`,
-    {
-      retryable: true,
-      charged: false,
-    },
+    { retryable: false, charged: true },
   );
 }
 

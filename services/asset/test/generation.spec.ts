@@ -200,6 +200,33 @@ describe("asset generation against provider servers (OpenAI images, Stability)",
     assert.equal(capped.status, 422, JSON.stringify(capped.body));
     assert.match(capped.body.detail, /max_cost_usd/);
   });
+
+  it("a provider still silent at the job's deadline: failed, asked once, and no other provider asked", async () => {
+    await p.restartAsset({ GAIA_ASSET_JOB_TIMEOUT_S: "1", GAIA_USER_BUDGET_USD: "" });
+    const dave = await p.user();
+    const [openaiBefore, stabilityBefore] = [openai.calls(GENERATIONS), stability.calls(STABILITY_CORE)];
+    openai.enqueue({ kind: "hang" });
+    const made = await p.call(dave, "POST", `${API}/generate`, {
+      type: "image",
+      prompt: "a silent bell",
+      quality: "draft",
+      wait: false,
+    });
+    assert.equal(made.status, 202, JSON.stringify(made.body));
+    const job = await waitForJob(p, dave, made.body.job_id);
+    assert.equal(job.status, "failed");
+    assert.match(job.error, /did not answer in time/);
+    assert.equal(
+      openai.calls(GENERATIONS),
+      openaiBefore + 1,
+      "asked once: it may be making and billing the image",
+    );
+    assert.equal(
+      stability.calls(STABILITY_CORE),
+      stabilityBefore,
+      "no fallback after a request that may have been billed",
+    );
+  });
 });
 
 async function waitForJob(p: AssetPlatform, user: AssetUser, id: string) {
