@@ -145,7 +145,6 @@ export class Generation {
       return { job, attached: false, offers };
     }
 
-    this.#checkRequest(body);
     await this.#budgets.assertWithinBudget(identity);
     const estimate = await this.estimate(identity, body);
     if (estimate.candidates.length === 0) {
@@ -169,18 +168,18 @@ export class Generation {
     const until = Date.now() + ms;
     let current = job;
     while (!(TERMINAL as readonly string[]).includes(current.status) && Date.now() < until) {
+      const set = this.#waiters.get(job.id) ?? new Set<() => void>();
+      this.#waiters.set(job.id, set);
+      let wake = () => {};
       await new Promise<void>((resolve) => {
-        const wake = () => resolve();
-        const set = this.#waiters.get(job.id) ?? new Set();
+        wake = resolve;
         set.add(wake);
-        this.#waiters.set(job.id, set);
         // Another replica may be the one working on it: look again now and then.
         setTimeout(wake, Math.min(500, Math.max(0, until - Date.now()))).unref();
-      }).finally(() => {
-        const set = this.#waiters.get(job.id);
-        set?.clear();
-        this.#waiters.delete(job.id);
       });
+      // Only this waiter leaves; others waiting on the same job stay.
+      set.delete(wake);
+      if (set.size === 0) this.#waiters.delete(job.id);
       current = (await this.#store.findJob(userId, job.id)) ?? current;
     }
     return current;
