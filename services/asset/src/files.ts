@@ -56,6 +56,9 @@ export class FileStore {
   /** The asset's every file. */
   async removeAll(assetId: string): Promise<void> {
     if (!/^[0-9a-f-]{36}$/.test(assetId)) return;
-    await rm(join(this.#root, assetId), { recursive: true, force: true });
+    await rm(join(this.#root, assetId), { recursive: true, force: true }).catch((error) => {
+      // A storage root that is not a folder holds none of the asset's files: nothing to remove.
+      if ((error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
+    });
   }
 }

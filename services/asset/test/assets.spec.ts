@@ -129,4 +129,26 @@ describe("assets with the offline placeholder (through the gateway)", function (
     const { readdir } = await import("node:fs/promises");
     assert.ok(!(await readdir(p.storageDir)).includes(made.body.asset_id));
   });
+
+  it("fails the job cleanly when its files cannot be stored, and keeps nothing half written", async () => {
+    const { writeFile, readdir } = await import("node:fs/promises");
+    const { join } = await import("node:path");
+    // A file where the storage folder should be: every write under it fails, as on a full or read-only disk.
+    const blocked = join(p.storageDir, "not-a-folder");
+    await writeFile(blocked, "x");
+    await p.restartAsset({ GAIA_ASSET_STORAGE_DIR: blocked });
+    try {
+      const made = await p.call(alice, "POST", `${API}/generate`, {
+        type: "image",
+        prompt: "an unstorable vase",
+      });
+      assert.equal(made.status, 502, JSON.stringify(made.body));
+      assert.equal(made.body.status, "failed");
+      assert.match(made.body.job.error, /could not be stored/);
+      assert.equal(made.body.download_url, null);
+      assert.ok(!(await readdir(p.storageDir)).includes(made.body.asset_id));
+    } finally {
+      await p.restartAsset({ GAIA_ASSET_STORAGE_DIR: p.storageDir });
+    }
+  });
 });
