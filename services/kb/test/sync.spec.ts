@@ -27,6 +27,21 @@ describe("kb sync keeps unpushed local work (git mode with a remote)", function 
   });
   after(() => p?.close());
 
+  it("commits files left in the working copy (an edit by hand, a crash mid-write) at its next start", async () => {
+    assert.equal(
+      (await p.call(dev, "POST", `${KB}/write`, { path: "shared/stray.md", content: "one\n" })).status,
+      201,
+    );
+    await p.stopKb(0);
+    writeFileSync(join(p.clonePath(0), "shared", "stray.md"), "one, edited by hand\n");
+    writeFileSync(join(p.clonePath(0), "shared", "left-behind.md"), "# Left behind\n");
+    await p.startKb(0);
+    const remote = gitIn(p.remote!);
+    assert.equal(remote("show", "main:shared/stray.md"), "one, edited by hand\n");
+    assert.equal(remote("show", "main:shared/left-behind.md"), "# Left behind\n");
+    assert.equal(gitIn(p.clonePath(0))("status", "--porcelain"), "");
+  });
+
   it("replays what does not collide, records what does, and resolves it by the writer's choice", async () => {
     assert.equal(
       (await p.call(dev, "POST", `${KB}/write`, { path: "shared/story.md", content: "a\nb\nc\n" })).status,
