@@ -1,8 +1,9 @@
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { crc32, deflateSync } from "node:zlib";
+import { type Exchange, readBody, recordExchange } from "../../../../test/support/exchange.ts";
 
 /**
  * A local server speaking OpenAI's image API as the official SDK sees it: `POST /v1/images/generations` with a
@@ -34,15 +35,8 @@ export type OpenAIImagesScript =
   /** Closes the connection without an answer. */
   | { kind: "drop" };
 
-export interface SeenRequest {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
+export interface SeenRequest extends Exchange {
   body: Record<string, unknown>;
-  /** True when the client closed the connection before the answer was complete. */
-  aborted: boolean;
-  /** Settles when the exchange is over, either way. */
-  finished: Promise<void>;
 }
 
 export interface FakeOpenAIImages {
@@ -89,20 +83,8 @@ export async function startFakeOpenAIImages(key = FAKE_OPENAI_IMAGES_KEY): Promi
       return void res.writeHead(200, { "content-type": file.contentType }).end(file.bytes);
     }
 
-    let settle!: () => void;
-    const record: SeenRequest = {
-      method: req.method ?? "GET",
-      path,
-      headers: req.headers,
-      body: {},
-      aborted: false,
-      finished: new Promise<void>((resolve) => {
-        settle = resolve;
-      }),
-    };
-    res.on("close", () => {
-      if (!res.writableFinished) record.aborted = true;
-      settle();
+    const record: SeenRequest = Object.assign(recordExchange(req, res, path), {
+      body: {} as Record<string, unknown>,
     });
     if (path !== GENERATIONS || req.method !== "POST") {
       return error(res, 404, `Invalid URL (${req.method} ${path})`, "invalid_request_error", null);
@@ -314,12 +296,6 @@ function error(
   res
     .writeHead(status, { "content-type": "application/json", "x-request-id": "req_fake_error", ...headers })
     .end(JSON.stringify({ error: { message, type, param, code } }));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Exchange, readBody, recordExchange } from "../../../../test/support/exchange.ts";
 import { imageBytes } from "./fake-openai-images.ts";
 
 /**
@@ -30,14 +31,9 @@ export type StabilityScript =
   /** Closes the connection without an answer. */
   | { kind: "drop" };
 
-export interface SeenForm {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
+export interface SeenForm extends Exchange {
   /** The form's text fields. */
   fields: Record<string, string>;
-  aborted: boolean;
-  finished: Promise<void>;
 }
 
 export interface FakeStability {
@@ -82,20 +78,8 @@ export async function startFakeStability(key = FAKE_STABILITY_KEY): Promise<Fake
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     counts.set(path, (counts.get(path) ?? 0) + 1);
     const raw = await readBody(req);
-    let settle!: () => void;
-    const record: SeenForm = {
-      method: req.method ?? "GET",
-      path,
-      headers: req.headers,
-      fields: {},
-      aborted: false,
-      finished: new Promise<void>((resolve) => {
-        settle = resolve;
-      }),
-    };
-    res.on("close", () => {
-      if (!res.writableFinished) record.aborted = true;
-      settle();
+    const record: SeenForm = Object.assign(recordExchange(req, res, path), {
+      fields: {} as Record<string, string>,
     });
     const engine = path.match(/^\/v2beta\/stable-image\/generate\/([^/]+)$/)?.[1];
     if (req.method !== "POST" || !engine || !ENGINES.includes(engine)) {
@@ -233,10 +217,4 @@ function error(
   res
     .writeHead(status, { "content-type": "application/json", ...headers })
     .end(JSON.stringify({ id: randomUUID().replace(/-/g, ""), name, errors }));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts);
 }

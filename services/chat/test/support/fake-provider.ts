@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Exchange, readBody, recordExchange } from "../../../../test/support/exchange.ts";
 
 /**
  * What a fake provider does with the next request. Each wire format (OpenAI, Anthropic) renders these in its
@@ -27,15 +28,8 @@ export type Script =
   /** The connection is closed before any response. */
   | { kind: "drop" };
 
-export interface Recorded {
-  method: string;
-  path: string;
-  headers: IncomingMessage["headers"];
+export interface Recorded extends Exchange {
   body: Record<string, unknown>;
-  /** True when the client closed the connection before the answer was complete. */
-  aborted: boolean;
-  /** Settles when the exchange is over, either way. */
-  finished: Promise<void>;
 }
 
 export interface Wire {
@@ -94,9 +88,7 @@ export function lastUserText(body: Record<string, unknown>): string {
 export const words = (text: string) => text.split(/(?<= )/);
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  const raw = Buffer.concat(parts).toString("utf8");
+  const raw = (await readBody(req)).toString("utf8");
   return raw ? JSON.parse(raw) : {};
 }
 
@@ -105,21 +97,7 @@ export async function startFake(name: string, wire: Wire, apiKey: string): Promi
   const queue: Script[] = [];
   const requests: Recorded[] = [];
   const server: Server = createServer(async (req, res) => {
-    let settle!: () => void;
-    const record: Recorded = {
-      method: req.method ?? "GET",
-      path: req.url ?? "/",
-      headers: req.headers,
-      body: {},
-      aborted: false,
-      finished: new Promise<void>((resolve) => {
-        settle = resolve;
-      }),
-    };
-    res.on("close", () => {
-      if (!res.writableFinished) record.aborted = true;
-      settle();
-    });
+    const record: Recorded = Object.assign(recordExchange(req, res), { body: {} as Record<string, unknown> });
     try {
       record.body = await readJson(req);
     } catch {
